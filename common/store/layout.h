@@ -1,0 +1,49 @@
+// The one place that builds store keys. Nothing else concatenates store paths.
+//
+//   accounts/<ca-id>/account.json, account.key      one account per CA directory URL
+//   certs/<name>/<keytype>.pem                      private key + leaf + chain, one value
+//   certs/<name>/meta.json                          names, issuer, not-after, ARI, schedule state
+//   certs/<name>/archive/<unix-time>-<keytype>.pem  replaced bundles
+//   orders/<name>.<keytype>.json, .key              order in progress (resumable after a crash)
+//   challenges/http-01/<token>                      http-01 key authorizations
+//   challenges/tls-alpn-01/<identifier>.pem         tls-alpn-01 validation key + certificate
+//   fallback/<name>/<keytype>.pem                   self-signed stand-in until the first issuance
+//   generation                                      shared counter, bumped after every install
+//   locks/<lock-name>.lock                          driver and per-certificate locks
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace acme::layout {
+
+// A certificate's store name from its first domain: lowercased, "*" becomes "_wildcard", and
+// anything outside [a-z0-9._-] is refused (throws Error(invalid) naming the value). "." and ".."
+// and names starting with "." are refused.
+std::string cert_name(std::string_view requested);
+// A CA's id from its directory URL: "<host>[_<port>]<path with / as ->-<8 hex of sha256(url)>".
+std::string ca_id(std::string_view directory_url);
+// True for a well-formed http-01 token (base64url alphabet, 1..128 characters). Checked before
+// any lookup.
+bool valid_token(std::string_view token) noexcept;
+// A DNS name or IP literal usable as a file name (lowercased; refuses '/' and leading '.').
+std::string identifier_file_name(std::string_view identifier);
+
+std::string account_json(const std::string& ca_id);
+std::string account_key(const std::string& ca_id);
+std::string cert_dir(const std::string& name);
+std::string cert_bundle(const std::string& name, std::string_view key_type);
+std::string cert_meta(const std::string& name);
+std::string cert_archive_dir(const std::string& name);
+std::string cert_archive(const std::string& name, std::string_view key_type, long long unix_time);
+std::string order_json(const std::string& name, std::string_view key_type);
+std::string order_key(const std::string& name, std::string_view key_type);
+std::string http01_challenge(std::string_view token);  // token must be valid_token()
+std::string tls_alpn01_challenge(std::string_view identifier);
+std::string fallback_bundle(const std::string& name, std::string_view key_type);
+
+constexpr const char* kCertsDir = "certs";
+constexpr const char* kAccountsDir = "accounts";
+constexpr const char* kOrdersDir = "orders";
+
+}  // namespace acme::layout

@@ -1,0 +1,201 @@
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "util/error.h"
+
+namespace acme::fs {
+namespace {
+
+class Fd {
+public:
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return fd_; }
+    int release() {
+        int f = fd_;
+        fd_ = -1;
+        return f;
+    }
+
+private:
+    int fd_;
+};
+
+void write_all(int fd, std::string_view data, const std::string& path) {
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail_io("write " + path, errno);
+        }
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+}
+
+void fsync_dir(const std::string& dir) {
+    Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (d.get() < 0) fail_io("open directory " + dir, errno);
+    if (::fsync(d.get()) != 0 && errno != EINVAL) fail_io("fsync directory " + dir, errno);
+}
+
+std::string basename_of(const std::string& path) {
+    size_t slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string dirname(const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+std::string join(const std::string& a, const std::string& b) {
+    if (a.empty()) return b;
+    if (a.back() == '/') return a + b;
+    return a + "/" + b;
+}
+
+std::optional<std::string> read_file_if_exists(const std::string& path, size_t max_bytes) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+        if (errno == ENOENT) return std::nullopt;
+        fail_io("open " + path, errno);
+    }
+    std::string out;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail_io("read " + path, errno);
+        }
+        if (n == 0) break;
+        if (out.size() + static_cast<size_t>(n) > max_bytes)
+            fail(Status::io, "read " + path + ": file is larger than " +
+                                 std::to_string(max_bytes) + " bytes");
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+std::string read_file(const std::string& path, size_t max_bytes) {
+    auto content = read_file_if_exists(path, max_bytes);
+    if (!content) throw Error(Status::not_found, "read " + path + ": no such file");
+    return std::move(*content);
+}
+
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+    const std::string dir = dirname(path);
+    const std::string tmp =
+        join(dir, "." + basename_of(path) + ".tmp-" + std::to_string(::getpid()));
+    // Preferred: an unnamed file that vanishes if we die before linking it.
+    int raw = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+    const bool unnamed = raw >= 0;
+    if (!unnamed) {
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+            fail_io("create temporary file in " + dir, errno);
+        raw = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (raw < 0) fail_io("create " + tmp, errno);
+    }
+    Fd fd(raw);
+    // The umask may have narrowed the mode at creation; set exactly what was asked for.
+    if (::fchmod(fd.get(), mode) != 0) fail_io("chmod " + path, errno);
+    try {
+        write_all(fd.get(), data, path);
+        if (::fsync(fd.get()) != 0) fail_io("fsync " + path, errno);
+        if (unnamed) {
+            char proc[64];
+            snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd.get());
+            ::unlink(tmp.c_str());  // a leftover of an earlier crash of a process with our pid
+            if (::linkat(AT_FDCWD, proc, AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0)
+                fail_io("link " + tmp, errno);
+        }
+        if (::rename(tmp.c_str(), path.c_str()) != 0) fail_io("rename " + tmp + " to " + path, errno);
+    } catch (...) {
+        ::unlink(tmp.c_str());
+        throw;
+    }
+    fsync_dir(dir);
+}
+
+void make_dirs(const std::string& path, mode_t mode) {
+    if (path.empty()) fail_invalid("make_dirs: empty path");
+    std::string cur;
+    size_t pos = 0;
+    while (pos <= path.size()) {
+        size_t next = path.find('/', pos);
+        if (next == std::string::npos) next = path.size();
+        cur = path.substr(0, next);
+        pos = next + 1;
+        if (cur.empty()) continue;
+        if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) fail_io("mkdir " + cur, errno);
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) fail_io("stat " + path, errno);
+    if (!S_ISDIR(st.st_mode)) fail(Status::io, path + " exists and is not a directory");
+}
+
+bool exists(const std::string& path) noexcept {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+void remove_file(const std::string& path) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail_io("remove " + path, errno);
+}
+
+void rename_file(const std::string& from, const std::string& to) {
+    if (::rename(from.c_str(), to.c_str()) != 0) fail_io("rename " + from + " to " + to, errno);
+}
+
+std::vector<std::string> list_dir(const std::string& path) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(path.c_str());
+    if (!d) {
+        if (errno == ENOENT) return out;
+        fail_io("open directory " + path, errno);
+    }
+    while (struct dirent* e = ::readdir(d)) {
+        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+        out.emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    return out;
+}
+
+size_t remove_stale_temp_files(const std::string& dir) {
+    size_t removed = 0;
+    for (const std::string& name : list_dir(dir)) {
+        if (name.empty() || name[0] != '.') continue;
+        size_t at = name.rfind(".tmp-");
+        if (at == std::string::npos) continue;
+        const char* pid_text = name.c_str() + at + 5;
+        char* end = nullptr;
+        long pid = std::strtol(pid_text, &end, 10);
+        if (end == pid_text || *end != '\0' || pid <= 0) continue;
+        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // still alive
+        if (::unlink(join(dir, name).c_str()) == 0) ++removed;
+    }
+    return removed;
+}
+
+}  // namespace acme::fs
