@@ -1,0 +1,192 @@
+#include "acme/account.h"
+
+#include "acme/problem.h"
+#include "store/layout.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+namespace acme::proto {
+namespace {
+
+std::string next_key_name(const std::string& ca_id) { return layout::account_key(ca_id) + ".next"; }
+
+void check_terms(const Client::NewAccount& req, const Directory& dir) {
+    if (!dir.terms_of_service.empty() && !req.agree_tos) {
+        throw Error(Status::invalid,
+                    "acme: the CA " + dir.url + " requires agreeing to its terms of service (" +
+                        dir.terms_of_service + "); set acme_agree_tos on / ACMEAgreeTOS On",
+                    true);
+    }
+    if (dir.external_account_required && req.eab_kid.empty()) {
+        throw Error(Status::invalid,
+                    "acme: the CA " + dir.url +
+                        " requires an external account binding; set acme_eab KID KEY / "
+                        "ACMEExternalAccountBinding KID KEY",
+                    true);
+    }
+}
+
+Client::NewAccount new_account_request(const AccountSettings& s) {
+    Client::NewAccount req;
+    req.contacts = s.contacts;
+    req.agree_tos = s.agree_tos;
+    req.eab_kid = s.eab_kid;
+    req.eab_hmac_key = s.eab_hmac_key;
+    req.eab_alg = s.eab_alg;
+    return req;
+}
+
+void save_account_json(Client& client, Store& store, const std::string& ca_id,
+                       const AccountSettings& s, const Account& account) {
+    Json j = Json::object();
+    j.set("ca", client.directory_url());
+    j.set("url", client.account_url());
+    j.set("status", account.status);
+    Json contacts = Json::array();
+    for (const std::string& c : s.contacts) contacts.append(c);
+    j.set("contacts", contacts);
+    if (!s.eab_kid.empty()) j.set("eab_kid", s.eab_kid);  // the kid only, never the HMAC key
+    j.set("created", format_rfc3339(system_clock().now()));
+    store.save(layout::account_json(ca_id), j.dump(Json::pretty), Sensitivity::public_data);
+}
+
+// Registers the key the client holds: first a lookup (no EAB spent), then a real newAccount.
+Account register_key(Client& client, const AccountSettings& s) {
+    Client::NewAccount lookup;
+    lookup.only_return_existing = true;
+    try {
+        Account a = client.new_account(lookup);
+        ACME_LOG_INFO("acme: found the existing account %s at %s", client.account_url().c_str(),
+                      client.directory_url().c_str());
+        return a;
+    } catch (const Error& e) {
+        if (problem_short(e.problem_type()) != "accountDoesNotExist") throw;
+    }
+    Client::NewAccount req = new_account_request(s);
+    check_terms(req, client.directory());
+    Account a = client.new_account(req);
+    ACME_LOG_NOTICE("acme: registered account %s at %s", client.account_url().c_str(),
+                    client.directory_url().c_str());
+    return a;
+}
+
+}  // namespace
+
+bool is_account_missing(const Error& e) {
+    return problem_short(e.problem_type()) == "accountDoesNotExist";
+}
+
+bool ensure_account(Client& client, Store& store, const AccountSettings& s) {
+    const std::string ca_id = layout::ca_id(client.directory_url());
+    std::optional<std::string> key_pem = store.load(layout::account_key(ca_id));
+    std::optional<std::string> info = store.load(layout::account_json(ca_id));
+    std::optional<std::string> next_pem = store.load(next_key_name(ca_id));
+
+    if (key_pem && info) {
+        Json j;
+        try {
+            j = Json::parse(*info);
+        } catch (const Error& e) {
+            ACME_LOG_WARN("acme: %s is corrupt (%s); looking the account up again",
+                          layout::account_json(ca_id).c_str(), e.what());
+        }
+        std::string url = j.str("url");
+        if (!url.empty()) {
+            client.set_account_key(crypto::private_key_from_pem(*key_pem));
+            client.set_account_url(url);
+            if (next_pem) {
+                // An interrupted rollover: find out which key the CA has now.
+                try {
+                    client.fetch_account();
+                    store.remove(next_key_name(ca_id));
+                } catch (const Error& e) {
+                    if (e.status() != Status::ca) throw;
+                    client.set_account_key(crypto::private_key_from_pem(*next_pem));
+                    client.fetch_account();
+                    store.save(layout::account_key(ca_id), *next_pem, Sensitivity::secret);
+                    store.remove(next_key_name(ca_id));
+                    ACME_LOG_NOTICE("acme: completed an interrupted account key rollover");
+                }
+            }
+            return false;
+        }
+    }
+
+    // No usable account record: reuse a stored key (a previous run may have registered it) or make
+    // one, and store it before the CA sees it.
+    if (key_pem) {
+        client.set_account_key(crypto::private_key_from_pem(*key_pem));
+    } else {
+        crypto::PKey key = crypto::generate_key(s.key_type);
+        store.save(layout::account_key(ca_id), crypto::private_key_to_pem(key.get()),
+                   Sensitivity::secret);
+        client.set_account_key(std::move(key));
+    }
+    Account a = register_key(client, s);
+    if (a.status != "valid")
+        throw Error(Status::ca, "acme: account " + client.account_url() + " is " + a.status, true);
+    save_account_json(client, store, ca_id, s, a);
+    return true;
+}
+
+void reregister_account(Client& client, Store& store, const AccountSettings& s) {
+    const std::string ca_id = layout::ca_id(client.directory_url());
+    ACME_LOG_WARN("acme: the CA %s does not know account %s; registering the key again",
+                  client.directory_url().c_str(), client.account_url().c_str());
+    client.set_account_url("");
+    Client::NewAccount req = new_account_request(s);
+    check_terms(req, client.directory());
+    Account a = client.new_account(req);
+    save_account_json(client, store, ca_id, s, a);
+}
+
+Json account_info(Client& client, Store& store, bool refresh) {
+    const std::string ca_id = layout::ca_id(client.directory_url());
+    std::optional<std::string> info = store.load(layout::account_json(ca_id));
+    std::optional<std::string> key_pem = store.load(layout::account_key(ca_id));
+    if (!info || !key_pem)
+        throw Error(Status::not_found, "acme: no account stored for " + client.directory_url());
+    Json j = Json::parse(*info);
+    crypto::PKey key = crypto::private_key_from_pem(*key_pem);
+    Json out = Json::object();
+    out.set("ca", client.directory_url());
+    out.set("url", j.str("url"));
+    out.set("key_type", crypto::key_type_name(crypto::key_type_of(key.get())));
+    out.set("thumbprint", crypto::jwk_thumbprint(key.get()));
+    out.set("created", j.str("created"));
+    Json contacts = Json::array();
+    for (const std::string& c : j.strings("contacts")) contacts.append(c);
+    out.set("contacts", contacts);
+    out.set("status", j.str("status", "valid"));
+    if (refresh) {
+        client.set_account_key(std::move(key));
+        client.set_account_url(j.str("url"));
+        Account a = client.fetch_account();
+        out.set("status", a.status);
+        Json live = Json::array();
+        for (const std::string& c : a.contacts) live.append(c);
+        out.set("contacts", live);
+    }
+    return out;
+}
+
+void rollover_account_key(Client& client, Store& store, crypto::KeyType new_type) {
+    const std::string ca_id = layout::ca_id(client.directory_url());
+    crypto::PKey next = crypto::generate_key(new_type);
+    const std::string next_pem = crypto::private_key_to_pem(next.get());
+    store.save(next_key_name(ca_id), next_pem, Sensitivity::secret);
+    try {
+        client.key_change(std::move(next));
+    } catch (const Error& e) {
+        // A refusal means the CA still has the old key. Anything else (a lost answer) leaves
+        // account.key.next for ensure_account() to reconcile.
+        if (e.status() == Status::ca) store.remove(next_key_name(ca_id));
+        throw;
+    }
+    store.save(layout::account_key(ca_id), next_pem, Sensitivity::secret);
+    store.remove(next_key_name(ca_id));
+    ACME_LOG_NOTICE("acme: account %s now uses a new %s key", client.account_url().c_str(),
+                    crypto::key_type_name(new_type));
+}
+
+}  // namespace acme::proto

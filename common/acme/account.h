@@ -1,0 +1,51 @@
+// ACME accounts: one per CA directory URL, created once and reused forever (across orders,
+// restarts and processes), stored as accounts/<ca-id>/account.json + account.key.
+//
+// Contract:
+//  - ensure_account() sets the account key and URL on the client, loading them from the store or
+//    registering a new account. The key is saved (0600) BEFORE the CA sees it, so a crash after
+//    the CA created the account never loses it: the next run re-registers the same key, which the
+//    CA answers with the existing account (RFC 8555 section 7.3.1) without spending a single-use
+//    EAB key again (lookup with onlyReturnExisting comes first).
+//  - Refuses (permanent Error(invalid)) to register when the CA has terms of service that the
+//    configuration does not agree to, or requires EAB that the configuration lacks.
+//  - Callers serialise account creation per CA (the driver holds the store's driver lock);
+//    rollover_account_key() writes the new key as account.key.next before asking the CA and
+//    promotes it after, so an interrupted rollover is recovered on the next load.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "acme/client.h"
+#include "crypto/crypto.h"
+#include "json/json.h"
+#include "store/store.h"
+#include "util/error.h"
+
+namespace acme::proto {
+
+struct AccountSettings {
+    std::vector<std::string> contacts;  // "mailto:..." URLs
+    bool agree_tos = false;
+    std::string eab_kid, eab_hmac_key, eab_alg;
+    crypto::KeyType key_type = crypto::KeyType::ecdsa_p256;
+};
+
+// Returns true when a new account was registered, false when a stored one was loaded.
+bool ensure_account(Client& client, Store& store, const AccountSettings& settings);
+
+// True when `e` says the CA does not know the account the client signs as.
+bool is_account_missing(const Error& e);
+
+// Re-registers the stored key after the CA said accountDoesNotExist (e.g. a CA that lost its
+// state); the client keeps its key and gets the (possibly new) account URL.
+void reregister_account(Client& client, Store& store, const AccountSettings& settings);
+
+// {"ca","url","status","contacts","key_type","thumbprint","created"}; fetches the account from the
+// CA when `refresh` is set. Throws Error(not_found) when no account is stored and none is created.
+Json account_info(Client& client, Store& store, bool refresh);
+
+void rollover_account_key(Client& client, Store& store, crypto::KeyType new_type);
+
+}  // namespace acme::proto
