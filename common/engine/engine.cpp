@@ -1,0 +1,710 @@
+#include "engine/engine.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "acme/account.h"
+#include "acme/issuer.h"
+#include "acme/problem.h"
+#include "engine/solvers.h"
+#include "store/layout.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#ifndef ACME_VERSION_STRING
+#define ACME_VERSION_STRING "0"
+#endif
+
+namespace acme::engine {
+namespace {
+
+constexpr int64_t kFallbackValidity = 30 * kDay;
+constexpr int64_t kAccountLockWaitMs = 30000;
+
+Rng production_rng() { return [](int64_t lo, int64_t hi) { return random_between(lo, hi); }; }
+
+std::vector<std::string> type_names(const std::vector<crypto::KeyType>& types) {
+    std::vector<std::string> out;
+    for (crypto::KeyType t : types) out.push_back(crypto::key_type_name(t));
+    return out;
+}
+
+proto::AccountSettings settings_for(const AccountConfig& a) {
+    proto::AccountSettings s;
+    s.contacts = a.contacts;
+    s.agree_tos = a.agree_tos;
+    s.eab_kid = a.eab_kid;
+    s.eab_hmac_key = a.eab_hmac_key;
+    s.eab_alg = a.eab_alg;
+    return s;
+}
+
+std::string join_names(const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+}  // namespace
+
+int64_t random_between(int64_t lo, int64_t hi) { return crypto::random_between(lo, hi); }
+
+// ---- ManagedCert ---------------------------------------------------------------------------
+
+ManagedCert::ManagedCert(CertConfig cfg, Store& store)
+    : config_(std::move(cfg)), hash_(config_.hash()), store_(store) {
+    cached_ = std::make_unique<cache::CachedCert>(store_, config_.name, config_.key_types);
+}
+
+std::string ManagedCert::startup_file(size_t i, bool* fallback) {
+    const char* kt = crypto::key_type_name(config_.key_types.at(i));
+    cached_->reload();
+    const cache::Entry* e = cached_->current(i);
+    if (fallback) *fallback = !e || e->fallback;
+    if (e && !e->fallback) return store_.path_of(layout::cert_bundle(config_.name, kt));
+    return store_.path_of(layout::fallback_bundle(config_.name, kt));
+}
+
+// ---- Engine: setup ------------------------------------------------------------------------------
+
+struct Engine::Work {
+    ManagedCert* cert = nullptr;
+    std::thread thread;
+    std::atomic<bool> done{false};
+};
+
+Engine::Engine(EngineOptions options)
+    : options_(std::move(options)), clock_(options_.clock ? *options_.clock : system_clock()) {
+    if (options_.store_dir.empty()) fail_invalid("no store directory configured");
+    if (options_.max_concurrency == 0) options_.max_concurrency = 2;
+    if (options_.lock_retry_ms == 0) options_.lock_retry_ms = 5000;
+    store_ = std::make_unique<FsStore>(options_.store_dir);
+}
+
+Engine::~Engine() { stop(); }
+
+ManagedCert& Engine::add(CertConfig cfg) {
+    if (prepared_) fail(Status::internal, "certificates must be added before prepare()");
+    validate(cfg);
+    for (const auto& mc : certs_) {
+        if (mc->name() == cfg.name) {
+            fail_invalid("two certificates would share the store name \"" + cfg.name +
+                         "\" (give one of them different names, or the same names in one place)");
+        }
+    }
+    certs_.push_back(std::make_unique<ManagedCert>(std::move(cfg), *store_));
+    return *certs_.back();
+}
+
+void Engine::ensure_fallback(ManagedCert& mc, size_t i) {
+    const CertConfig& c = mc.config();
+    const char* kt = crypto::key_type_name(c.key_types[i]);
+    const std::string key = layout::fallback_bundle(c.name, kt);
+    if (std::optional<std::string> pem = store_->load(key)) {
+        try {
+            std::unique_ptr<cache::Entry> e = cache::parse_bundle(*pem);
+            if (e->not_after > clock_.now() + kDay && crypto::cert_covers_names(e->leaf.get(), c.domains))
+                return;
+        } catch (const Error&) {
+            // regenerate below
+        }
+    }
+    crypto::PKey pkey = crypto::generate_key(c.key_types[i]);
+    crypto::X509Ptr cert = crypto::make_self_signed(pkey.get(), c.domains, kFallbackValidity);
+    store_->save(key, crypto::private_key_to_pem(pkey.get()) + crypto::cert_to_pem(cert.get()),
+                 Sensitivity::secret);
+    ACME_LOG_INFO("acme: %s: made a self-signed %s fallback certificate to serve until the first "
+                  "certificate arrives", c.name.c_str(), kt);
+}
+
+void Engine::prepare(long uid, long gid) {
+    for (auto& mc : certs_) {
+        for (size_t i = 0; i < mc->config().key_types.size(); ++i) {
+            const char* kt = crypto::key_type_name(mc->config().key_types[i]);
+            bool stored_ok = false;
+            if (std::optional<std::string> pem = store_->load(layout::cert_bundle(mc->name(), kt))) {
+                try {
+                    cache::parse_bundle(*pem);
+                    stored_ok = true;
+                } catch (const Error& e) {
+                    ACME_LOG_ERROR("acme: %s: stored %s certificate is unusable (%s); serving the "
+                                   "fallback until a new one is issued",
+                                   mc->name().c_str(), kt, e.what());
+                }
+            }
+            if (!stored_ok) ensure_fallback(*mc, i);
+        }
+        mc->cached().reload();
+    }
+    store_->prepare_ownership(uid, gid);
+    prepared_ = true;
+}
+
+std::string Engine::config_id() const {
+    std::vector<std::string> hashes;
+    for (const auto& mc : certs_) hashes.push_back(mc->hash());
+    std::sort(hashes.begin(), hashes.end());
+    std::string all;
+    for (const std::string& h : hashes) all += h + "\n";
+    static const char hex[] = "0123456789abcdef";
+    std::string digest = crypto::sha256(all), out;
+    for (size_t i = 0; i < 6; ++i) {
+        out += hex[static_cast<unsigned char>(digest[i]) >> 4];
+        out += hex[static_cast<unsigned char>(digest[i]) & 15];
+    }
+    return out;
+}
+
+// ---- meta ---------------------------------------------------------------------------------------
+
+CertMeta Engine::load_meta(const ManagedCert& mc) {
+    CertMeta meta;
+    if (std::optional<std::string> text = store_->load(layout::cert_meta(mc.name()))) {
+        try {
+            meta = cert_meta_from_json(*text);
+        } catch (const Error& e) {
+            ACME_LOG_WARN("acme: %s: %s; rebuilding it from the stored certificates",
+                          mc.name().c_str(), e.what());
+            meta = CertMeta();
+        }
+    }
+    meta.name = mc.name();
+    // The bundles are the truth: a key type whose bundle is missing or unreadable is not stored,
+    // whatever meta.json says; a bundle meta.json does not know about is described from itself.
+    for (crypto::KeyType t : mc.config().key_types) {
+        const char* kt = crypto::key_type_name(t);
+        std::optional<std::string> pem = store_->load(layout::cert_bundle(mc.name(), kt));
+        std::unique_ptr<cache::Entry> e;
+        if (pem) {
+            try {
+                e = cache::parse_bundle(*pem);
+            } catch (const Error&) {
+            }
+        }
+        if (!e) {
+            meta.certs.erase(std::remove_if(meta.certs.begin(), meta.certs.end(),
+                                            [&](const KeyCert& k) { return k.key_type == kt; }),
+                             meta.certs.end());
+            continue;
+        }
+        crypto::CertInfo info = crypto::cert_info(e->leaf.get());
+        KeyCert* known = meta.find(kt);
+        if (known && known->sha256 == info.sha256_fingerprint_hex) continue;
+        KeyCert k;
+        k.key_type = kt;
+        k.issuer = info.issuer;
+        k.issuer_cn = info.issuer_cn;
+        k.serial = info.serial_hex;
+        k.not_before = info.not_before;
+        k.not_after = info.not_after;
+        k.sha256 = info.sha256_fingerprint_hex;
+        try {
+            k.ari.cert_id = crypto::ari_cert_id(e->leaf.get());
+        } catch (const Error&) {
+        }
+        if (meta.domains.empty()) {
+            meta.domains = info.dns_names;
+            meta.domains.insert(meta.domains.end(), info.ip_addresses.begin(),
+                                info.ip_addresses.end());
+        }
+        meta.put(std::move(k));
+    }
+    return meta;
+}
+
+void Engine::save_meta(const CertMeta& meta) {
+    store_->save(layout::cert_meta(meta.name), to_json(meta), Sensitivity::public_data);
+}
+
+bool Engine::matches_config(const ManagedCert& mc, const CertMeta& meta) const {
+    std::set<std::string> want(mc.config().domains.begin(), mc.config().domains.end());
+    std::set<std::string> have(meta.domains.begin(), meta.domains.end());
+    if (want != have) return false;
+    // A certificate from a CA that is no longer configured (staging -> production) is replaced.
+    const auto& cas = mc.config().account.ca_urls;
+    if (!meta.ca.empty() && std::find(cas.begin(), cas.end(), meta.ca) == cas.end()) return false;
+    return true;
+}
+
+std::vector<crypto::KeyType> Engine::due_types(ManagedCert& mc, bool force, int64_t now,
+                                               Decision* decision) {
+    CertMeta meta = load_meta(mc);
+    const std::string before = to_json(meta);
+    bool matches = matches_config(mc, meta);
+    CertFacts facts = cert_facts(meta, type_names(mc.config().key_types), matches);
+    Policy policy;
+    policy.renew_window = parse_renew_window(mc.config().renew_window);
+    policy.config_hash = mc.hash();
+    Decision d = decide(facts, meta.schedule, policy, now, production_rng());
+    if (to_json(meta) != before) save_meta(meta);
+    if (decision) *decision = d;
+
+    std::vector<crypto::KeyType> out;
+    if (force || (matches && d.action == Decision::Action::order &&
+                  d.source != "order-pending")) {
+        return mc.config().key_types;  // renewal (or forced): every key type together
+    }
+    if (d.action != Decision::Action::order) return out;
+    for (size_t i = 0; i < facts.keys.size(); ++i) {
+        const auto& k = facts.keys[i];
+        if (!matches || !k.present || k.not_after <= now) out.push_back(mc.config().key_types[i]);
+    }
+    if (out.empty()) out = mc.config().key_types;
+    return out;
+}
+
+// ---- ordering -----------------------------------------------------------------------------------
+
+std::unique_ptr<Transport> Engine::transport_for(const AccountConfig& account) const {
+    TransportOptions t;
+    t.ca_file = account.ca_root;
+    t.user_agent = std::string("acme-module/") + ACME_VERSION_STRING;
+    if (!options_.user_agent.empty()) t.user_agent += " " + options_.user_agent;
+    return make_curl_transport(t);
+}
+
+void Engine::with_account(proto::Client& client, const AccountConfig& account, bool create) {
+    // Account registration is serialised per CA across processes, so that a single-use EAB key
+    // is spent once and one account is shared.
+    const std::string lock_name = "account-" + layout::ca_id(client.directory_url());
+    std::unique_ptr<StoreLock> lock;
+    const int64_t deadline = clock_.now_ms() + kAccountLockWaitMs;
+    while (!(lock = store_->try_lock(lock_name))) {
+        if (stopping_.load() || clock_.now_ms() > deadline)
+            throw Error(Status::busy, "acme: another process is registering the account at " +
+                                          client.directory_url());
+        clock_.sleep_ms(50);
+    }
+    if (!create) {
+        const std::string ca_id = layout::ca_id(client.directory_url());
+        if (!store_->load(layout::account_json(ca_id)))
+            throw Error(Status::not_found, "acme: no account stored for " + client.directory_url());
+    }
+    proto::ensure_account(client, *store_, settings_for(account));
+}
+
+void Engine::install(ManagedCert& mc, CertMeta& meta, crypto::KeyType type,
+                     const std::string& key_pem, const std::string& chain_pem,
+                     const std::string& ca_url) {
+    const char* kt = crypto::key_type_name(type);
+    const std::string bundle_key = layout::cert_bundle(mc.name(), kt);
+    if (std::optional<std::string> old = store_->load(bundle_key)) {
+        store_->save(layout::cert_archive(mc.name(), kt, clock_.now()), *old, Sensitivity::secret);
+    }
+    store_->save(bundle_key, key_pem + chain_pem, Sensitivity::secret);
+
+    crypto::Chain chain = crypto::parse_pem_chain(chain_pem);
+    crypto::CertInfo info = crypto::cert_info(chain.front().get());
+    KeyCert k;
+    k.key_type = kt;
+    k.issuer = info.issuer;
+    k.issuer_cn = info.issuer_cn;
+    k.serial = info.serial_hex;
+    k.not_before = info.not_before;
+    k.not_after = info.not_after;
+    k.sha256 = info.sha256_fingerprint_hex;
+    k.installed_at = clock_.now();
+    try {
+        k.ari.cert_id = crypto::ari_cert_id(chain.front().get());
+    } catch (const Error&) {
+        // no AKI: no ARI for this certificate
+    }
+    meta.put(std::move(k));
+    meta.domains = mc.config().domains;
+    meta.ca = ca_url;
+    meta.config_hash = mc.hash();
+    save_meta(meta);
+    proto::forget_order(*store_, mc.name(), type);
+    store_->bump_generation();
+    ACME_LOG_NOTICE("acme: %s: %s certificate installed (issuer \"%s\", serial %s, valid until %s)",
+                    mc.name().c_str(), kt, info.issuer_cn.c_str(), info.serial_hex.c_str(),
+                    format_rfc3339(info.not_after).c_str());
+}
+
+void Engine::order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
+                   const std::atomic<bool>* cancel) {
+    std::unique_ptr<StoreLock> lock = store_->try_lock("cert-" + mc.name());
+    if (!lock) throw Error(Status::busy, "acme: " + mc.name() + ": another process is ordering it");
+    const CertConfig& cfg = mc.config();
+    CertMeta meta = load_meta(mc);
+    const size_t n_cas = cfg.account.ca_urls.size();
+    const std::string ca_url = cfg.account.ca_urls.at(current_ca(meta.schedule, n_cas));
+    const int64_t started = clock_.now_ms();
+    ACME_LOG_NOTICE("acme: %s: ordering a certificate for %s (%s) from %s", mc.name().c_str(),
+                    join_names(cfg.domains).c_str(), join_names(type_names(types)).c_str(),
+                    ca_url.c_str());
+    try {
+        std::unique_ptr<Transport> transport = transport_for(cfg.account);
+        proto::Client client(*transport, ca_url, clock_);
+        client.set_cancel_flag(cancel);
+        with_account(client, cfg.account, true);
+        const proto::Directory& dir = client.directory();
+        if (!cfg.profile.empty()) {
+            if (dir.profiles.empty()) {
+                throw Error(Status::invalid, "acme: " + mc.name() + ": the CA " + ca_url +
+                                                 " offers no ACME profiles, but profile \"" +
+                                                 cfg.profile + "\" is configured", true);
+            }
+            if (!dir.profiles.count(cfg.profile)) {
+                std::vector<std::string> offered;
+                for (const auto& p : dir.profiles) offered.push_back(p.first);
+                throw Error(Status::invalid, "acme: " + mc.name() + ": the CA " + ca_url +
+                                                 " does not offer the profile \"" + cfg.profile +
+                                                 "\" (offered: " + join_names(offered) + ")", true);
+            }
+        }
+        std::unique_ptr<proto::ChallengeSolver> solver = make_solver(cfg, *store_, clock_, cancel);
+        for (crypto::KeyType t : types) {
+            proto::OrderRequest req;
+            req.name = mc.name();
+            req.domains = cfg.domains;
+            req.key_type = t;
+            req.profile = cfg.profile;
+            req.preferred_chain = cfg.preferred_chain;
+            const KeyCert* current = meta.find(crypto::key_type_name(t));
+            if (current && !dir.renewal_info.empty() && meta.ca == ca_url)
+                req.replaces = current->ari.cert_id;
+            proto::IssuedCertificate issued;
+            for (int attempt = 0;; ++attempt) {
+                try {
+                    issued = proto::run_order(client, *store_, req, *solver);
+                    break;
+                } catch (const Error& e) {
+                    if (attempt == 0 && proto::is_account_missing(e)) {
+                        proto::reregister_account(client, *store_, settings_for(cfg.account));
+                        continue;
+                    }
+                    const std::string ptype = proto::problem_short(e.problem_type());
+                    if (attempt == 0 && !req.replaces.empty() &&
+                        (ptype == "alreadyReplaced" || ptype == "conflict" ||
+                         (ptype == "malformed" && std::string(e.what()).find("replaces") !=
+                                                      std::string::npos))) {
+                        ACME_LOG_WARN("acme: %s: the CA refused 'replaces' (%s); ordering "
+                                      "without it", mc.name().c_str(), e.what());
+                        req.replaces.clear();
+                        continue;
+                    }
+                    throw;
+                }
+            }
+            install(mc, meta, t, issued.key_pem, issued.chain_pem, ca_url);
+        }
+        record_success(meta.schedule, clock_.now());
+        save_meta(meta);
+        due_types(mc, false, clock_.now(), nullptr);  // picks and persists the renewal point
+        ACME_LOG_NOTICE("acme: %s: done in %lld ms", mc.name().c_str(),
+                        static_cast<long long>(clock_.now_ms() - started));
+    } catch (const Error& e) {
+        if (cancel && cancel->load()) throw;  // shutting down: not a failure of the CA's
+        meta = load_meta(mc);  // keep what was installed before the failure
+        record_failure(meta.schedule, e, clock_.now(), n_cas, mc.hash(), production_rng());
+        save_meta(meta);
+        ACME_LOG_ERROR("acme: %s: %s; next attempt %s%s", mc.name().c_str(), e.what(),
+                       meta.schedule.waiting_for_config
+                           ? "after a configuration change, or "
+                           : "",
+                       format_rfc3339(std::max(meta.schedule.next_attempt,
+                                               meta.schedule.retry_not_before))
+                           .c_str());
+        throw;
+    }
+}
+
+void Engine::poll_ari(ManagedCert& mc, const std::atomic<bool>* cancel) {
+    std::unique_ptr<StoreLock> lock = store_->try_lock("cert-" + mc.name());
+    if (!lock) return;
+    CertMeta meta = load_meta(mc);
+    if (meta.ca.empty()) return;
+    std::unique_ptr<Transport> transport = transport_for(mc.config().account);
+    proto::Client client(*transport, meta.ca, clock_);
+    client.set_cancel_flag(cancel);
+    const int64_t now = clock_.now();
+    for (KeyCert& k : meta.certs) {
+        if (k.ari.cert_id.empty() || k.ari.next_poll > now) continue;
+        try {
+            std::optional<proto::RenewalInfo> info = client.renewal_info(k.ari.cert_id);
+            if (!info) {
+                // The CA has no ARI (any more): look again in a day.
+                record_ari_failure(k.ari, now + kDay, now);
+                continue;
+            }
+            if (record_ari(k.ari, info->window_start, info->window_end, info->explanation_url,
+                           info->retry_after, now)) {
+                ACME_LOG_NOTICE("acme: %s: %s: the CA suggests renewing between %s and %s%s%s",
+                                mc.name().c_str(), k.key_type.c_str(),
+                                format_rfc3339(info->window_start).c_str(),
+                                format_rfc3339(info->window_end).c_str(),
+                                info->explanation_url.empty() ? "" : " (see ",
+                                info->explanation_url.empty()
+                                    ? ""
+                                    : (info->explanation_url + ")").c_str());
+            }
+        } catch (const Error& e) {
+            record_ari_failure(k.ari, e.retry_after(), now);
+            ACME_LOG_WARN("acme: %s: renewalInfo: %s", mc.name().c_str(), e.what());
+        }
+    }
+    save_meta(meta);
+}
+
+// ---- driver -------------------------------------------------------------------------------------
+
+void Engine::start() {
+    std::lock_guard<std::mutex> g(mu_);
+    if (driver_.joinable() || certs_.empty()) return;
+    stopping_.store(false);
+    driver_ = std::thread([this] { driver_loop(); });
+}
+
+void Engine::stop() noexcept {
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        if (!driver_.joinable()) return;
+        stopping_.store(true);
+    }
+    cv_.notify_all();
+    driver_.join();
+    driver_ = std::thread();
+}
+
+void Engine::launch(ManagedCert& mc, bool ari_only) {
+    // mu_ is held by the caller.
+    auto w = std::make_unique<Work>();
+    Work* wp = w.get();
+    wp->cert = &mc;
+    mc.in_flight_ = true;
+    working_on_ = mc.name();
+    wp->thread = std::thread([this, wp, ari_only] {
+        try {
+            if (ari_only) {
+                poll_ari(*wp->cert, &stopping_);
+            } else {
+                std::vector<crypto::KeyType> types =
+                    due_types(*wp->cert, false, clock_.now(), nullptr);
+                if (!types.empty()) order(*wp->cert, types, &stopping_);
+            }
+        } catch (const std::exception& e) {
+            // order() logged and recorded it; anything else is logged here.
+            if (!ari_only && stopping_.load())
+                ACME_LOG_INFO("acme: %s: stopped: %s", wp->cert->name().c_str(), e.what());
+        }
+        wp->done.store(true);
+        cv_.notify_all();
+    });
+    work_.push_back(std::move(w));
+}
+
+void Engine::reap_finished() {
+    // mu_ is held by the caller.
+    for (auto it = work_.begin(); it != work_.end();) {
+        if ((*it)->done.load()) {
+            (*it)->thread.join();
+            (*it)->cert->in_flight_ = false;
+            it = work_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    working_on_.clear();
+    for (const auto& w : work_) working_on_ = w->cert->name();
+}
+
+void Engine::drive_once(int64_t now, int64_t& next_wake) {
+    for (auto& mcp : certs_) {
+        ManagedCert& mc = *mcp;
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            if (mc.in_flight_) continue;
+        }
+        Decision d;
+        std::vector<crypto::KeyType> types;
+        try {
+            types = due_types(mc, false, now, &d);
+        } catch (const std::exception& e) {
+            ACME_LOG_ERROR("acme: %s: scheduling failed: %s", mc.name().c_str(), e.what());
+            next_wake = std::min(next_wake, now + 60);
+            continue;
+        }
+        std::lock_guard<std::mutex> g(mu_);
+        if (!types.empty()) {
+            if (work_.size() < options_.max_concurrency) {
+                ACME_LOG_INFO("acme: %s: %s", mc.name().c_str(), d.reason.c_str());
+                launch(mc, false);
+            }
+            continue;  // re-decided when the work ends (the driver wakes then)
+        }
+        if (d.ari_poll_at && d.ari_poll_at <= now) {
+            if (work_.size() < options_.max_concurrency) launch(mc, true);
+            continue;
+        }
+        next_wake = std::min(next_wake, d.wake_at());
+    }
+}
+
+void Engine::driver_loop() {
+    std::unique_ptr<StoreLock> driver_lock;
+    const std::string lock_name = "driver-" + config_id();
+    while (!stopping_.load()) {
+        if (!driver_lock) {
+            try {
+                driver_lock = store_->try_lock(lock_name);
+            } catch (const std::exception& e) {
+                ACME_LOG_ERROR("acme: driver lock: %s", e.what());
+            }
+            if (!driver_lock) {
+                std::unique_lock<std::mutex> g(mu_);
+                cv_.wait_for(g, std::chrono::milliseconds(options_.lock_retry_ms),
+                             [this] { return stopping_.load(); });
+                continue;
+            }
+            driver_active_.store(true);
+            ACME_LOG_NOTICE("acme: process %d now manages the certificates in %s",
+                            static_cast<int>(::getpid()), store_->root().c_str());
+            try {
+                store_->remove_stale_temp_files();
+            } catch (const std::exception& e) {
+                ACME_LOG_WARN("acme: cleaning temporary files: %s", e.what());
+            }
+        }
+        const int64_t now = clock_.now();
+        int64_t next_wake = now + 3600;
+        drive_once(now, next_wake);
+        std::unique_lock<std::mutex> g(mu_);
+        next_wakeup_ = next_wake;
+        // Wake for the next decision, when an order ends, or to stop.
+        size_t running = work_.size();
+        cv_.wait_for(g, std::chrono::milliseconds(std::max<int64_t>(next_wake - now, 1) * 1000),
+                     [&] {
+                         if (stopping_.load()) return true;
+                         for (const auto& w : work_) {
+                             if (w->done.load()) return true;
+                         }
+                         return work_.size() != running;
+                     });
+        reap_finished();
+    }
+    // Stopping: orders in flight see the cancel flag and end quickly.
+    std::vector<std::unique_ptr<Work>> left;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        left.swap(work_);
+    }
+    for (auto& w : left) {
+        w->thread.join();
+        w->cert->in_flight_ = false;
+    }
+    driver_active_.store(false);
+}
+
+// ---- one-shot operations ---------------------------------------------------------------------
+
+bool Engine::issue_now(ManagedCert& mc, bool force) {
+    Decision d;
+    std::vector<crypto::KeyType> types = due_types(mc, force, clock_.now(), &d);
+    if (types.empty()) {
+        ACME_LOG_INFO("acme: %s: nothing to do: %s", mc.name().c_str(), d.reason.c_str());
+        return false;
+    }
+    order(mc, types, &stopping_);
+    return true;
+}
+
+void Engine::revoke(ManagedCert& mc, int reason, bool use_cert_key) {
+    std::unique_ptr<StoreLock> lock = store_->try_lock("cert-" + mc.name());
+    if (!lock) throw Error(Status::busy, "acme: " + mc.name() + ": another process is ordering it");
+    CertMeta meta = load_meta(mc);
+    if (meta.certs.empty())
+        throw Error(Status::not_found, "acme: " + mc.name() + ": no certificate is stored");
+    const std::string ca_url = meta.ca.empty() ? mc.config().account.ca_urls.front() : meta.ca;
+    std::unique_ptr<Transport> transport = transport_for(mc.config().account);
+    proto::Client client(*transport, ca_url, clock_);
+    client.set_cancel_flag(&stopping_);
+    if (!use_cert_key) with_account(client, mc.config().account, false);
+    for (crypto::KeyType t : mc.config().key_types) {
+        const char* kt = crypto::key_type_name(t);
+        std::optional<std::string> pem = store_->load(layout::cert_bundle(mc.name(), kt));
+        if (!pem) continue;
+        std::unique_ptr<cache::Entry> e = cache::parse_bundle(*pem);
+        client.revoke(crypto::cert_to_der(e->leaf.get()), reason,
+                      use_cert_key ? e->key.get() : nullptr);
+        // A revoked certificate is not served again: archive it, and the driver orders anew.
+        store_->save(layout::cert_archive(mc.name(), kt, clock_.now()), *pem, Sensitivity::secret);
+        store_->remove(layout::cert_bundle(mc.name(), kt));
+        ACME_LOG_NOTICE("acme: %s: %s certificate %s revoked", mc.name().c_str(), kt,
+                        crypto::cert_info(e->leaf.get()).serial_hex.c_str());
+    }
+    meta = load_meta(mc);
+    save_meta(meta);
+    store_->bump_generation();
+}
+
+Json Engine::account_show(AccountConfig cfg, bool create) {
+    validate(cfg);
+    std::unique_ptr<Transport> transport = transport_for(cfg);
+    proto::Client client(*transport, cfg.ca_urls.front(), clock_);
+    if (create) with_account(client, cfg, true);
+    return proto::account_info(client, *store_, true);
+}
+
+void Engine::account_rollover(AccountConfig cfg, std::optional<crypto::KeyType> type) {
+    validate(cfg);
+    std::unique_ptr<Transport> transport = transport_for(cfg);
+    proto::Client client(*transport, cfg.ca_urls.front(), clock_);
+    with_account(client, cfg, false);
+    crypto::KeyType t = type ? *type : crypto::key_type_of(client.account_key());
+    proto::rollover_account_key(client, *store_, t);
+}
+
+std::string Engine::status(bool prometheus, bool all_stored) {
+    std::vector<CertMeta> metas;
+    std::set<std::string> seen;
+    for (auto& mc : certs_) {
+        CertMeta m = load_meta(*mc);
+        if (m.domains.empty()) m.domains = mc->config().domains;
+        seen.insert(m.name);
+        metas.push_back(std::move(m));
+    }
+    if (all_stored) {
+        for (const std::string& name : store_->list(layout::kCertsDir)) {
+            if (seen.count(name)) continue;
+            std::optional<std::string> text = store_->load(layout::cert_meta(name));
+            if (!text) continue;
+            try {
+                metas.push_back(cert_meta_from_json(*text));
+            } catch (const Error& e) {
+                ACME_LOG_WARN("acme: %s: %s", name.c_str(), e.what());
+            }
+        }
+    }
+    DriverStatus ds;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        ds.active = driver_active_.load();
+        ds.working_on = working_on_;
+        ds.next_wakeup = next_wakeup_;
+    }
+    const DriverStatus* dsp = driver_.joinable() ? &ds : nullptr;
+    const int64_t now = clock_.now();
+    return prometheus ? status_prometheus(metas, now, dsp) : status_json(metas, now, dsp);
+}
+
+// ---- challenge lookups ------------------------------------------------------------------------
+
+std::optional<std::string> Engine::http01_lookup(std::string_view token) {
+    if (!layout::valid_token(token)) throw Error(Status::invalid, "malformed http-01 token");
+    return store_->load(layout::http01_challenge(token));
+}
+
+std::optional<std::string> Engine::tls_alpn01_bundle(std::string_view server_name) {
+    std::string name;
+    try {
+        name = normalize_name(server_name);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    return store_->load(layout::tls_alpn01_challenge(name));
+}
+
+}  // namespace acme::engine
