@@ -601,6 +601,15 @@ void Engine::driver_loop() {
 // ---- one-shot operations ---------------------------------------------------------------------
 
 bool Engine::issue_now(ManagedCert& mc, bool force) {
+    // Ask the CA first when it may have moved the renewal window (RFC 9773).
+    if (!force) {
+        const int64_t now = clock_.now();
+        CertMeta meta = load_meta(mc);
+        bool ari_due = false;
+        for (const KeyCert& k : meta.certs)
+            ari_due = ari_due || (!k.ari.cert_id.empty() && k.ari.next_poll <= now);
+        if (ari_due) poll_ari(mc, &stopping_);
+    }
     Decision d;
     std::vector<crypto::KeyType> types = due_types(mc, force, clock_.now(), &d);
     if (types.empty()) {
