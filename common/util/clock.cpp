@@ -44,6 +44,12 @@ bool expect(std::string_view s, size_t& pos, char c) {
     return false;
 }
 
+int days_in_month(int y, int m) {
+    static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) return 29;
+    return kDays[m - 1];
+}
+
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     // Howard Hinnant's algorithm: days since 1970-01-01 in the proleptic Gregorian calendar.
     y -= m <= 2;
@@ -68,7 +74,7 @@ int64_t parse_rfc3339(std::string_view s) {
     int M = ok ? digits(s, p, 2) : -1;
     ok = ok && M >= 1 && M <= 12 && expect(s, p, '-');
     int D = ok ? digits(s, p, 2) : -1;
-    ok = ok && D >= 1 && D <= 31 && expect(s, p, 'T');
+    ok = ok && D >= 1 && D <= days_in_month(Y, M) && expect(s, p, 'T');
     int h = ok ? digits(s, p, 2) : -1;
     ok = ok && h >= 0 && h <= 23 && expect(s, p, ':');
     int m = ok ? digits(s, p, 2) : -1;
@@ -90,7 +96,7 @@ int64_t parse_rfc3339(std::string_view s) {
             int oh = digits(s, p, 2);
             ok = oh >= 0 && expect(s, p, ':');
             int om = ok ? digits(s, p, 2) : -1;
-            ok = ok && om >= 0;
+            ok = ok && oh <= 23 && om >= 0 && om <= 59;
             offset = sign * (oh * 3600 + om * 60);
         } else {
             ok = false;
@@ -104,9 +110,10 @@ int64_t parse_rfc3339(std::string_view s) {
 std::string format_rfc3339(int64_t t) {
     time_t tt = static_cast<time_t>(t);
     struct tm tm;
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!gmtime_r(&tt, &tm)) fail_invalid("timestamp " + std::to_string(t) + " is out of range");
+    char buf[64];
+    if (strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        fail_invalid("timestamp " + std::to_string(t) + " is out of range");
     return buf;
 }
 
@@ -137,7 +144,7 @@ int64_t parse_retry_after(std::string_view v, int64_t now) noexcept {
     p += 3;
     if (v[p++] != ' ') return 0;
     int Y = digits(v, p, 4);
-    if (Y < 0 || v[p++] != ' ') return 0;
+    if (Y < 0 || D > days_in_month(Y, M) || v[p++] != ' ') return 0;
     int h = digits(v, p, 2);
     if (h < 0 || v[p++] != ':') return 0;
     int m = digits(v, p, 2);

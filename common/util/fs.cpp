@@ -6,9 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "util/error.h"
 
@@ -59,6 +62,38 @@ std::string basename_of(const std::string& path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// ".<name>.tmp-<pid>.<n>": unique per process (pid) and per call within it (n), so concurrent
+// writers of one path (threads of one process included) never share a temporary file. Long names
+// are shortened so that the temporary name stays within NAME_MAX.
+std::string temp_name_for(const std::string& path) {
+    static std::atomic<unsigned long> counter{0};
+    std::string base = basename_of(path);
+    if (base.size() > 200) base.resize(200);
+    std::string name = "." + base + ".tmp-" + std::to_string(::getpid()) + "." +
+                       std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+    return join(dirname(path), name);
+}
+
+// The pid of a temporary file name ".<name>.tmp-<pid>[.<n>]", or 0 when `name` is not one.
+pid_t temp_file_pid(const std::string& name) {
+    if (name.size() < 2 || name[0] != '.') return 0;
+    size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos || at == 0) return 0;
+    size_t p = at + 5;
+    size_t digits_start = p;
+    while (p < name.size() && name[p] >= '0' && name[p] <= '9') ++p;
+    size_t pid_len = p - digits_start;
+    if (pid_len == 0 || pid_len > 9) return 0;
+    if (p < name.size()) {
+        // Optional ".<n>" suffix, digits only.
+        if (name[p] != '.' || p + 1 == name.size()) return 0;
+        for (size_t i = p + 1; i < name.size(); ++i)
+            if (name[i] < '0' || name[i] > '9') return 0;
+    }
+    long pid = std::strtol(name.c_str() + digits_start, nullptr, 10);
+    return pid > 0 ? static_cast<pid_t>(pid) : 0;
+}
+
 }  // namespace
 
 std::string dirname(const std::string& path) {
@@ -105,33 +140,41 @@ std::string read_file(const std::string& path, size_t max_bytes) {
 
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
     const std::string dir = dirname(path);
-    const std::string tmp =
-        join(dir, "." + basename_of(path) + ".tmp-" + std::to_string(::getpid()));
+    const std::string tmp = temp_name_for(path);
     // Preferred: an unnamed file that vanishes if we die before linking it.
     int raw = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
     const bool unnamed = raw >= 0;
     if (!unnamed) {
         if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
             fail_io("create temporary file in " + dir, errno);
-        raw = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        ::unlink(tmp.c_str());  // a leftover of a dead process that had our pid
+        raw = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (raw < 0) fail_io("create " + tmp, errno);
     }
     Fd fd(raw);
-    // The umask may have narrowed the mode at creation; set exactly what was asked for.
-    if (::fchmod(fd.get(), mode) != 0) fail_io("chmod " + path, errno);
+    bool named = !unnamed;  // whether `tmp` exists and must be removed on failure
     try {
+        // The umask may have narrowed the mode at creation; set exactly what was asked for.
+        if (::fchmod(fd.get(), mode) != 0) fail_io("chmod " + path, errno);
         write_all(fd.get(), data, path);
         if (::fsync(fd.get()) != 0) fail_io("fsync " + path, errno);
         if (unnamed) {
             char proc[64];
             snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd.get());
-            ::unlink(tmp.c_str());  // a leftover of an earlier crash of a process with our pid
-            if (::linkat(AT_FDCWD, proc, AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0)
-                fail_io("link " + tmp, errno);
+            ::unlink(tmp.c_str());  // a leftover of a dead process that had our pid
+            if (::linkat(AT_FDCWD, proc, AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+                // Without /proc, AT_EMPTY_PATH does the same (it needs CAP_DAC_READ_SEARCH).
+                int link_errno = errno;
+                if (::linkat(fd.get(), "", AT_FDCWD, tmp.c_str(), AT_EMPTY_PATH) != 0)
+                    fail_io("link " + tmp, link_errno);
+            }
+            named = true;
         }
-        if (::rename(tmp.c_str(), path.c_str()) != 0) fail_io("rename " + tmp + " to " + path, errno);
+        if (::rename(tmp.c_str(), path.c_str()) != 0)
+            fail_io("rename " + tmp + " to " + path, errno);
+        named = false;
     } catch (...) {
-        ::unlink(tmp.c_str());
+        if (named) ::unlink(tmp.c_str());
         throw;
     }
     fsync_dir(dir);
@@ -147,7 +190,12 @@ void make_dirs(const std::string& path, mode_t mode) {
         cur = path.substr(0, next);
         pos = next + 1;
         if (cur.empty()) continue;
-        if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) fail_io("mkdir " + cur, errno);
+        if (::mkdir(cur.c_str(), mode) == 0) {
+            // The umask may have narrowed the mode; apply exactly what was asked for.
+            if (::chmod(cur.c_str(), mode) != 0) fail_io("chmod " + cur, errno);
+        } else if (errno != EEXIST) {
+            fail_io("mkdir " + cur, errno);
+        }
     }
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) fail_io("stat " + path, errno);
@@ -169,30 +217,30 @@ void rename_file(const std::string& from, const std::string& to) {
 
 std::vector<std::string> list_dir(const std::string& path) {
     std::vector<std::string> out;
-    DIR* d = ::opendir(path.c_str());
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(path.c_str()), &::closedir);
     if (!d) {
         if (errno == ENOENT) return out;
         fail_io("open directory " + path, errno);
     }
-    while (struct dirent* e = ::readdir(d)) {
+    for (;;) {
+        errno = 0;
+        struct dirent* e = ::readdir(d.get());
+        if (!e) {
+            if (errno != 0) fail_io("read directory " + path, errno);
+            break;
+        }
         if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
         out.emplace_back(e->d_name);
     }
-    ::closedir(d);
     return out;
 }
 
 size_t remove_stale_temp_files(const std::string& dir) {
     size_t removed = 0;
     for (const std::string& name : list_dir(dir)) {
-        if (name.empty() || name[0] != '.') continue;
-        size_t at = name.rfind(".tmp-");
-        if (at == std::string::npos) continue;
-        const char* pid_text = name.c_str() + at + 5;
-        char* end = nullptr;
-        long pid = std::strtol(pid_text, &end, 10);
-        if (end == pid_text || *end != '\0' || pid <= 0) continue;
-        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // still alive
+        pid_t pid = temp_file_pid(name);
+        if (pid <= 0) continue;
+        if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // still alive
         if (::unlink(join(dir, name).c_str()) == 0) ++removed;
     }
     return removed;

@@ -3,9 +3,10 @@
 // Contract:
 //  - write_file_atomic(): readers see either the old content or the new one, never a mix, also
 //    across a crash (kill -9, power loss): data is written to an unnamed O_TMPFILE (or, where the
-//    filesystem has none, a ".<name>.tmp-<pid>" sibling), fsync'd, linked/renamed over the target,
-//    and the directory is fsync'd. A kill leaves at most a ".tmp-<pid>" file of a dead process,
-//    which remove_stale_temp_files() deletes.
+//    filesystem has none, a ".<name>.tmp-<pid>.<n>" sibling), fsync'd, linked/renamed over the
+//    target, and the directory is fsync'd. A kill leaves at most a ".<name>.tmp-<pid>.<n>" file of
+//    a dead process, which remove_stale_temp_files() deletes. Concurrent writers of one path
+//    (threads or processes) never share a temporary file; the last rename wins.
 //  - Modes are applied at creation (no window where a key is readable by others).
 //  - Every failure throws Error(io) naming the path and the errno text; a missing file in
 //    read_file() throws Error(not_found).
@@ -34,7 +35,8 @@ bool exists(const std::string& path) noexcept;
 void remove_file(const std::string& path);
 // Names (not paths) of the entries of a directory, without "." and ".."; empty if it is missing.
 std::vector<std::string> list_dir(const std::string& path);
-// Deletes ".*.tmp-<pid>" files in `dir` whose process no longer exists. Returns how many.
+// Deletes ".<name>.tmp-<pid>[.<n>]" files in `dir` whose process no longer exists. Returns how
+// many. Not recursive.
 size_t remove_stale_temp_files(const std::string& dir);
 // Renames; throws Error(io) on failure.
 void rename_file(const std::string& from, const std::string& to);
