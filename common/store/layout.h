@@ -17,18 +17,22 @@
 
 namespace acme::layout {
 
-// A certificate's store name from its first domain: lowercased, "*" becomes "_wildcard", and
-// anything outside [a-z0-9._-] is refused (throws Error(invalid) naming the value). "." and ".."
-// and names starting with "." are refused.
+// A certificate's store name from its first domain: lowercased, the "*" of a leading "*."
+// becomes "_wildcard", and anything outside [a-z0-9._-] is refused (throws Error(invalid) naming
+// the value). "." and ".." and names starting with "." are refused, and so are names longer than
+// 230 characters (the longest key built from a name must fit NAME_MAX).
 std::string cert_name(std::string_view requested);
 // A CA's id from its directory URL: "<host>[_<port>]<path with / as ->-<8 hex of sha256(url)>".
 std::string ca_id(std::string_view directory_url);
 // True for a well-formed http-01 token (base64url alphabet, 1..128 characters). Checked before
 // any lookup.
 bool valid_token(std::string_view token) noexcept;
-// A DNS name or IP literal usable as a file name (lowercased; refuses '/' and leading '.').
+// A DNS name or IP literal usable as a file name (lowercased; only [a-z0-9._:-], refuses '/',
+// '*' and a leading '.'; at most 250 characters). Throws Error(invalid).
 std::string identifier_file_name(std::string_view identifier);
 
+// Key builders check their parts (a name as cert_name() returns it, a ca_id() value, a key type
+// of [a-z0-9-]) and throw Error(invalid) for anything else.
 std::string account_json(const std::string& ca_id);
 std::string account_key(const std::string& ca_id);
 std::string cert_dir(const std::string& name);
