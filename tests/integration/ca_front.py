@@ -39,6 +39,7 @@ import collections
 import http.client
 import http.server
 import json
+import signal
 import socket
 import ssl
 import sys
@@ -712,7 +713,6 @@ def main(argv=None):
     front.start()
     print(front.directory_url, flush=True)
     stop = threading.Event()
-    import signal
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(1):

@@ -37,14 +37,24 @@ failed and where to look, and every wait is bounded):
   be set separately from the address), :func:`presented_chain` (``openssl s_client``),
   :func:`verify_chain` (``openssl verify``), :func:`cert_info` (``openssl x509``),
   :func:`dns_query` (a hand-built UDP DNS query).
-* :func:`ari_cert_id` (RFC 9773 certID of a certificate), :func:`challenge_txt_name`.
-* Paths: :func:`build_dir`, :func:`source_dir`, :func:`acmectl_path`, :func:`dns_hook_path`,
+* :func:`ari_cert_id` (RFC 9773 certID of a certificate), :func:`challenge_txt_name`,
+  :func:`run` (a short command, output captured).
+* Paths: :func:`build_dir`, :func:`source_dir`, :func:`acmectl_path`, :func:`dns_hook_path`
+  (dns_hook.sh; give it ``ACME_TEST_CHALLTESTSRV=pebble.challtestsrv_url``),
   :func:`integration_dir`.
+
+Beside this module: ``ca_front.py`` (ARI, profiles and fault injection in front of pebble; start
+it with :meth:`Workspace.start_ca_front`) and ``acmetest/tinyacme.py`` (a minimal ACME client to
+drive pebble or the front directly).
 
 Rules for test authors: start processes in the foreground (``nginx -g 'daemon off;'``,
 ``apache2 -DFOREGROUND``) so that stopping the process group stops everything; start them from the
-test's main thread (the parent-death signal is tied to the thread that forks); bind 127.0.0.1 only;
-use ports from :func:`free_port`.
+test's main thread (the parent-death signal is tied to the thread that forks); a process's working
+directory is the workspace, so pass absolute paths; bind 127.0.0.1 only; use ports from
+:func:`free_port`. pebble keeps its own randomness unless told otherwise: 5% of good nonces are
+rejected (badNonce) and valid authorizations are reused 50% of the time; pass
+``env={"PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}`` to :meth:`Workspace.start_pebble`
+when a test counts requests.
 """
 
 import atexit
@@ -388,6 +398,9 @@ class Workspace:
 
     def __init__(self, prefix="acmetest-"):
         self.path = tempfile.mkdtemp(prefix=prefix)
+        # Servers' workers and acmectl run as unprivileged users (nobody, www-data) when the
+        # tests run as root: they must be able to reach files inside the workspace.
+        os.chmod(self.path, 0o755)
         self.log_dir = os.path.join(self.path, "logs")
         os.makedirs(self.log_dir)
         self.procs = []
