@@ -33,7 +33,7 @@ namespace {
 constexpr const char* kSubdirs[] = {
     "accounts", "certs", "orders", "challenges", "challenges/http-01", "challenges/tls-alpn-01",
     "fallback", "locks"};
-constexpr size_t kMaxLockName = 200;
+constexpr size_t kMaxLockName = 240;  // "cert-" + a 230-character name fits
 constexpr int kMaxDepth = 32;
 
 class Fd {

@@ -63,13 +63,10 @@ void check_key_type(std::string_view v) {
     if (!ok) fail_invalid("store: invalid key type " + shown(v));
 }
 
-// A CA id: the sanitised URL part plus "-<8 hex>"; any printable file-name characters.
+// A CA id as ca_id() builds it: a name ([a-z0-9._-], so that it can also be part of a lock name).
 void check_ca_id(std::string_view v) {
     bool ok = !v.empty() && v.size() <= 200 && v.front() != '.';
-    for (char c : v) {
-        ok =
-            ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
-    }
+    for (char c : v) ok = ok && name_char(c);
     if (!ok) fail_invalid("store: invalid CA id " + shown(v));
 }
 
@@ -144,7 +141,7 @@ std::string ca_id(std::string_view url) {
     while (!path.empty() && path.front() == '/') path.remove_prefix(1);
     while (!path.empty() && path.back() == '/') path.remove_suffix(1);
     if (!path.empty()) {
-        std::string p = sanitise(path, false);
+        std::string p = sanitise(path, true);
         for (size_t i = 0; i < path.size(); ++i) {
             if (path[i] == '/') p[i] = '-';
         }

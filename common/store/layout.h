@@ -22,7 +22,8 @@ namespace acme::layout {
 // the value). "." and ".." and names starting with "." are refused, and so are names longer than
 // 230 characters (the longest key built from a name must fit NAME_MAX).
 std::string cert_name(std::string_view requested);
-// A CA's id from its directory URL: "<host>[_<port>]<path with / as ->-<8 hex of sha256(url)>".
+// A CA's id from its directory URL: "<host>[_<port>]<path with / as ->-<8 hex of sha256(url)>",
+// lowercased, other characters outside [a-z0-9._-] as '_' (a valid name, also inside lock names).
 std::string ca_id(std::string_view directory_url);
 // True for a well-formed http-01 token (base64url alphabet, 1..128 characters). Checked before
 // any lookup.

@@ -361,6 +361,10 @@ TEST(FsStore, LockNamesAreValidated) {
         expect_invalid([&] { store.try_lock(bad); });
     expect_invalid([&] { store.try_lock(std::string(300, 'a')); });
     EXPECT_NE(store.try_lock("cert-_wildcard.example.org"), nullptr);
+    // The lock names the engine builds from layout names are accepted.
+    EXPECT_NE(store.try_lock("account-" + layout::ca_id("https://acme.zerossl.com/v2/DV90")),
+              nullptr);
+    EXPECT_NE(store.try_lock("cert-" + layout::cert_name(std::string(230, 'a'))), nullptr);
     EXPECT_TRUE(fs::exists(tmp.path() + "/locks/cert-_wildcard.example.org.lock"));
 }
 

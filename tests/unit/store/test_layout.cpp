@@ -58,6 +58,12 @@ TEST(Layout, CaIdFromDirectoryUrl) {
     // still covers the whole URL).
     EXPECT_EQ(layout::ca_id("https://user:pw@CA.Example.ORG/acme/v2/directory?x=1"),
               "ca.example.org-acme-v2-directory-7988c08d");
+    // Path case is folded (ids are names, usable in lock names); the hash keeps case-distinct URLs
+    // apart.
+    EXPECT_EQ(layout::ca_id("https://acme.zerossl.com/v2/DV90"),
+              "acme.zerossl.com-v2-dv90-562d2d8e");
+    EXPECT_NE(layout::ca_id("https://acme.zerossl.com/v2/dv90"),
+              layout::ca_id("https://acme.zerossl.com/v2/DV90"));
     // Different URLs give different ids even when the readable part is the same.
     EXPECT_NE(layout::ca_id("https://ca.example/dir"), layout::ca_id("http://ca.example/dir"));
     // Every id is usable as an account key segment.
@@ -135,6 +141,7 @@ TEST(Layout, KeyBuildersRefuseUnsanitisedParts) {
     expect_invalid([] { layout::fallback_bundle("", "rsa-2048"); });
     expect_invalid([] { layout::account_json("../other"); });
     expect_invalid([] { layout::account_json(""); });
+    expect_invalid([] { layout::account_json("Upper-1234abcd"); });
     expect_invalid([] { layout::tls_alpn01_challenge("a/b"); });
     expect_invalid([] { layout::cert_archive("example.org", "rsa-2048", -1); });
 }
