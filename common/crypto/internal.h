@@ -29,7 +29,7 @@ namespace acme::crypto::detail {
 // Clears OpenSSL's (thread-local) error queue when the enclosing public function returns or
 // throws. fail_openssl() reads the queue before the guard's destructor runs.
 class ErrorQueueGuard {
-  public:
+public:
     ErrorQueueGuard() = default;
     ErrorQueueGuard(const ErrorQueueGuard&) = delete;
     ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;

@@ -36,7 +36,7 @@ std::string pem_of(X509* x) {
 
 // root -> intermediate -> leaf, made with OpenSSL directly.
 class X509Test : public ::testing::Test {
-  protected:
+protected:
     static void SetUpTestSuite() {
         root_key_ = generate_key(KeyType::ecdsa_p256).release();
         inter_key_ = generate_key(KeyType::ecdsa_p256).release();
