@@ -218,11 +218,14 @@ Order Client::finalize(const Order& order, const std::string& csr_der) {
 void Client::sleep_poll(int64_t& interval_ms, const HttpResponse& last, int64_t deadline_ms) {
     int64_t now_ms = clock_.now_ms();
     int64_t wait = interval_ms;
-    int64_t retry_at = parse_retry_after(last.header("retry-after"), now_ms / 1000);
+    // Retry-After has second precision: measure the delay from the whole second it was resolved
+    // against, so "Retry-After: 3" never waits less than 3 s.
+    const int64_t now_s = now_ms / 1000;
+    int64_t retry_at = parse_retry_after(last.header("retry-after"), now_s);
     if (retry_at > 0) {
         // The CA's word wins, but a server saying "retry in an hour" while we hold a pending
         // order is still bounded by our own deadline.
-        wait = std::max<int64_t>(wait, retry_at * 1000 - now_ms);
+        wait = std::max<int64_t>(wait, (retry_at - now_s) * 1000);
     }
     wait = std::min(wait, std::max<int64_t>(0, deadline_ms - now_ms));
     // Sleep in slices so a stop request is seen quickly.
