@@ -1,0 +1,1288 @@
+/*
+ * mod_acme.c: ACME (RFC 8555) certificates for Apache httpd + mod_ssl, swapped in without a
+ * restart.
+ *
+ *     LoadModule acme_module modules/mod_acme.so
+ *     ACMECertificateAuthority https://acme-v02.api.letsencrypt.org/directory
+ *     ACMEContactEmail admin@example.org
+ *     ACMEAgreeTOS On
+ *     <VirtualHost *:443>
+ *         ServerName example.org
+ *         SSLEngine on
+ *         ACME On
+ *     </VirtualHost>
+ *
+ * The glue is thin: it turns directives into the core's configuration (acme/acme.h is the only
+ * core header used), hands mod_ssl the startup files, installs the certificate callback,
+ * answers challenges, renders status and maps the core's log onto the error log.
+ *
+ * Contract
+ *
+ *  1. Configuration. Directive handlers check what they can see alone (flags, key type and
+ *     challenge names, URL schemes) and fail with httpd's "Syntax error on line N of FILE". The
+ *     whole configuration of each managed server is validated by the core in check_config,
+ *     which runs for `apachectl configtest` too, against a throw-away store in the temporary
+ *     directory (validation never touches the real store); an error names the file:line of the
+ *     directive at fault (found by leaving out one directive at a time) or of `ACME On`.
+ *  2. Processes. post_config (in the root parent, before mod_ssl's) builds one acme_ctx per
+ *     store directory, adds one acme_cert per distinct managed configuration (virtual hosts
+ *     with identical settings share it, e.g. the :80 and :443 hosts of one site) and calls
+ *     acme_ctx_prepare() with the worker User/Group as owner. The contexts live in pconf and
+ *     are destroyed by its cleanup (graceful restart, exit). child_init, which httpd runs after
+ *     the child dropped its privileges, starts the core's driver thread; a cleanup on the
+ *     child pool stops it. The core's store lock makes exactly one child drive; the role moves
+ *     on when that child exits (graceful restart, MaxConnectionsPerChild, crash).
+ *  3. Certificates. At startup, ssl_add_cert_files gives mod_ssl the stored bundle (key +
+ *     chain in one file) or, when none is stored yet, the core's self-signed fallback. The
+ *     ssl_add_fallback_cert_files hook is deliberately not used: mod_ssl answers every request
+ *     of a server whose certificate came from that hook with 503 until the next restart,
+ *     which would defeat the hot swap. At run time the SSL_CTX certificate callback installed
+ *     through mod_ssl's optional init_server hook serves the per-process cached current
+ *     certificate(s) (acme_ssl_cert_cb): no reload, no graceful restart. mod_ssl itself never
+ *     installs a certificate callback on a server SSL_CTX (only a client one for proxies), so
+ *     nothing is overridden; SNI works because SSL_set_SSL_CTX copies the callback.
+ *  4. Challenges. http-01 is answered in post_read_request (before mod_alias' Redirect and
+ *     mod_rewrite run in translate_name) for any virtual host; unknown or malformed tokens are
+ *     DECLINED so that other handlers may answer. tls-alpn-01: the module proposes
+ *     "acme-tls/1" in ALPN on managed servers (the server's Protocols must list it), answers
+ *     mod_ssl's ssl_answer_challenge with the validation certificate, and the certificate
+ *     callback leaves that certificate alone (TLS 1.3 runs the callback after ALPN).
+ *  5. Threads. The handshake callback, the challenge lookups and the status handler only call
+ *     thread-safe core functions. The log callback may run on the driver thread; it only calls
+ *     ap_log_error.
+ */
+
+#include <openssl/ssl.h>
+
+/* httpd.h first: it sets up APR and APR-util for the headers after it. */
+#include "httpd.h"
+
+#include "ap_release.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "http_ssl.h"
+#include "mod_ssl.h"
+#include "unixd.h"
+
+#include "apr_file_info.h"
+#include "apr_file_io.h"
+#include "apr_hash.h"
+#include "apr_optional_hooks.h"
+#include "apr_strings.h"
+
+#include <acme/acme.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* mod_ssl's optional init_server hook (mod_ssl_openssl.h, which Debian's apache2-dev lacks). */
+APR_DECLARE_EXTERNAL_HOOK(ssl, SSL, int, init_server,
+                          (server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx))
+
+/* Numbered log messages in httpd's APLOGNO style, in our own namespace. */
+#define ACMELOGNO(n) "ACME" #n ": "
+
+#ifndef ACME_DEFAULT_STORE_DIR
+#define ACME_DEFAULT_STORE_DIR "/var/lib/apache2/acme"
+#endif
+
+#define ACME_TLS_1 "acme-tls/1"
+#define ACME_CHALLENGE_PREFIX "/.well-known/acme-challenge/"
+#define ACME_STATUS_HANDLER "acme-status"
+
+extern module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) acme_module;
+APLOG_USE_MODULE(acme);
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+/* The settings of a server; each remembers where it was set (file NULL: not set here). */
+enum acme_field {
+    F_ENABLED, F_CA, F_EMAIL, F_TOS, F_STORE, F_CAROOT, F_DOMAINS, F_KEYTYPE, F_CHALLENGE,
+    F_DNSHOOK, F_EAB, F_PROFILE, F_WINDOW, F_CHAIN, F_NFIELDS
+};
+
+static const char *const acme_field_directive[F_NFIELDS] = {
+    "ACME", "ACMECertificateAuthority", "ACMEContactEmail", "ACMEAgreeTOS", "ACMEStoreDir",
+    "ACMECARoot", "ACMEDomains", "ACMEKeyType", "ACMEChallenge", "ACMEDNSHook",
+    "ACMEExternalAccountBinding", "ACMEProfile", "ACMERenewWindow", "ACMEPreferredChain"};
+
+typedef struct acme_where {
+    const char *file;
+    unsigned line;
+} acme_where;
+
+typedef struct acme_binding {
+    acme_ctx *ctx;
+    acme_cert *cert;
+    server_rec *first;  /* the first server that uses it (for messages) */
+} acme_binding;
+
+typedef struct acme_srv_conf {
+    acme_where where[F_NFIELDS];
+    int enabled;
+    apr_array_header_t *ca_urls;  /* const char * */
+    apr_array_header_t *contacts; /* const char * */
+    int agree_tos;
+    const char *store_dir;
+    const char *ca_root;
+    apr_array_header_t *domains; /* const char * */
+    const char *key_types[2];
+    int n_key_types;
+    const char *challenge;
+    const char *dns_hook;
+    int dns_wait;
+    const char *eab_kid, *eab_key, *eab_alg;
+    const char *profile;
+    const char *renew_window;
+    const char *preferred_chain;
+
+    /* Run time (set by post_config for managed servers; per configuration generation). */
+    acme_binding *binding;
+} acme_srv_conf;
+
+/* One store directory and its context (per configuration generation, in pconf). */
+typedef struct acme_store_rt {
+    const char *dir;
+    acme_ctx *ctx;
+    apr_hash_t *certs; /* configuration key -> acme_binding * */
+    struct acme_store_rt *next;
+} acme_store_rt;
+
+static acme_store_rt *acme_stores;   /* of the configuration in use */
+static server_rec *acme_log_server;  /* main server of that configuration, or NULL */
+
+static acme_srv_conf *acme_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &acme_module);
+}
+
+static void *acme_create_srv(apr_pool_t *p, server_rec *s)
+{
+    acme_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    (void)s;
+    c->enabled = 0;
+    return c;
+}
+
+static void *acme_merge_srv(apr_pool_t *p, void *basev, void *addv)
+{
+    const acme_srv_conf *base = basev, *add = addv;
+    acme_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    /* Field by field: what the virtual host sets wins, the rest comes from the main server. */
+#define ACME_MERGE(field, ...)                                                                  \
+    do {                                                                                       \
+        const acme_srv_conf *from = add->where[field].file ? add : base;                       \
+        c->where[field] = from->where[field];                                                  \
+        __VA_ARGS__                                                                            \
+    } while (0)
+    ACME_MERGE(F_ENABLED, c->enabled = from->enabled;);
+    ACME_MERGE(F_CA, c->ca_urls = from->ca_urls;);
+    ACME_MERGE(F_EMAIL, c->contacts = from->contacts;);
+    ACME_MERGE(F_TOS, c->agree_tos = from->agree_tos;);
+    ACME_MERGE(F_STORE, c->store_dir = from->store_dir;);
+    ACME_MERGE(F_CAROOT, c->ca_root = from->ca_root;);
+    ACME_MERGE(F_DOMAINS, c->domains = from->domains;);
+    ACME_MERGE(F_KEYTYPE, c->key_types[0] = from->key_types[0];
+               c->key_types[1] = from->key_types[1]; c->n_key_types = from->n_key_types;);
+    ACME_MERGE(F_CHALLENGE, c->challenge = from->challenge;);
+    ACME_MERGE(F_DNSHOOK, c->dns_hook = from->dns_hook; c->dns_wait = from->dns_wait;);
+    ACME_MERGE(F_EAB, c->eab_kid = from->eab_kid; c->eab_key = from->eab_key;
+               c->eab_alg = from->eab_alg;);
+    ACME_MERGE(F_PROFILE, c->profile = from->profile;);
+    ACME_MERGE(F_WINDOW, c->renew_window = from->renew_window;);
+    ACME_MERGE(F_CHAIN, c->preferred_chain = from->preferred_chain;);
+#undef ACME_MERGE
+    return c;
+}
+
+/* ---- directives ----------------------------------------------------------------------------- */
+
+/* Marks `field` as set by the directive being processed; returns 1 when that directive line
+ * set it before (for ITERATE directives: the arguments of one line accumulate, a later line
+ * replaces). */
+static int acme_remember(cmd_parms *cmd, acme_srv_conf *c, enum acme_field field)
+{
+    const char *file = cmd->directive ? cmd->directive->filename : "(command line)";
+    unsigned line = cmd->directive ? (unsigned)cmd->directive->line_num : 0;
+    int same = c->where[field].file && c->where[field].line == line &&
+               !strcmp(c->where[field].file, file);
+
+    if (!same) {
+        c->where[field].file = apr_pstrdup(cmd->pool, file);
+        c->where[field].line = line;
+    }
+    return same;
+}
+
+static acme_srv_conf *acme_cmd_conf(cmd_parms *cmd)
+{
+    return acme_conf(cmd->server);
+}
+
+static const char *acme_cmd_enable(cmd_parms *cmd, void *dc, int flag)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+
+    (void)dc;
+    acme_remember(cmd, c, F_ENABLED);
+    c->enabled = flag;
+    return NULL;
+}
+
+static const char *acme_cmd_ca(cmd_parms *cmd, void *dc, const char *url)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+
+    (void)dc;
+    if (ap_cstr_casecmpn(url, "https://", 8) || !url[8]) {
+        return apr_psprintf(cmd->pool, "%s: CA directory URL '%s' must start with https:// "
+                            "(RFC 8555 section 6.1)", cmd->cmd->name, url);
+    }
+    if (!acme_remember(cmd, c, F_CA)) {
+        c->ca_urls = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->ca_urls, const char *) = url;
+    return NULL;
+}
+
+static const char *acme_cmd_email(cmd_parms *cmd, void *dc, const char *addr)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+    const char *at = strchr(addr, '@');
+
+    (void)dc;
+    if (!at || at == addr || !at[1]) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an email address", cmd->cmd->name,
+                            addr);
+    }
+    if (!acme_remember(cmd, c, F_EMAIL)) {
+        c->contacts = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->contacts, const char *) = addr;
+    return NULL;
+}
+
+static const char *acme_cmd_tos(cmd_parms *cmd, void *dc, int flag)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+
+    (void)dc;
+    acme_remember(cmd, c, F_TOS);
+    c->agree_tos = flag;
+    return NULL;
+}
+
+static const char *acme_cmd_store(cmd_parms *cmd, void *dc, const char *path)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+    const char *full = ap_server_root_relative(cmd->pool, path);
+
+    (void)dc;
+    if (!full || !*path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, path);
+    }
+    acme_remember(cmd, c, F_STORE);
+    c->store_dir = full;
+    return NULL;
+}
+
+static const char *acme_cmd_ca_root(cmd_parms *cmd, void *dc, const char *path)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+    const char *full = ap_server_root_relative(cmd->pool, path);
+    apr_finfo_t fi;
+
+    (void)dc;
+    if (!full || apr_stat(&fi, full, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS ||
+        fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a readable file", cmd->cmd->name,
+                            full ? full : path);
+    }
+    acme_remember(cmd, c, F_CAROOT);
+    c->ca_root = full;
+    return NULL;
+}
+
+static const char *acme_cmd_domains(cmd_parms *cmd, void *dc, const char *name)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+
+    (void)dc;
+    if (!acme_remember(cmd, c, F_DOMAINS)) {
+        c->domains = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->domains, const char *) = name;
+    return NULL;
+}
+
+static const char *const acme_key_type_names[] = {"ecdsa-p256", "ecdsa-p384", "rsa-2048",
+                                                  "rsa-3072", "rsa-4096", NULL};
+
+static const char *acme_check_key_type(cmd_parms *cmd, const char *t)
+{
+    int i;
+
+    for (i = 0; acme_key_type_names[i]; ++i) {
+        if (!strcmp(t, acme_key_type_names[i])) {
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "%s: unknown key type '%s' (use ecdsa-p256, ecdsa-p384, "
+                        "rsa-2048, rsa-3072 or rsa-4096)", cmd->cmd->name, t);
+}
+
+static const char *acme_cmd_key_type(cmd_parms *cmd, void *dc, const char *t1, const char *t2)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+    const char *err;
+
+    (void)dc;
+    if ((err = acme_check_key_type(cmd, t1)) || (t2 && (err = acme_check_key_type(cmd, t2)))) {
+        return err;
+    }
+    if (t2 && !strncmp(t1, "rsa", 3) == !strncmp(t2, "rsa", 3)) {
+        return apr_psprintf(cmd->pool, "%s: two key types must be one ECDSA and one RSA type, "
+                            "not %s and %s", cmd->cmd->name, t1, t2);
+    }
+    acme_remember(cmd, c, F_KEYTYPE);
+    c->key_types[0] = t1;
+    c->key_types[1] = t2;
+    c->n_key_types = t2 ? 2 : 1;
+    return NULL;
+}
+
+static const char *acme_cmd_challenge(cmd_parms *cmd, void *dc, const char *t)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+
+    (void)dc;
+    if (strcmp(t, "http-01") && strcmp(t, "tls-alpn-01") && strcmp(t, "dns-01")) {
+        return apr_psprintf(cmd->pool, "%s: unknown challenge type '%s' (use http-01, "
+                            "tls-alpn-01 or dns-01)", cmd->cmd->name, t);
+    }
+    acme_remember(cmd, c, F_CHALLENGE);
+    c->challenge = t;
+    return NULL;
+}
+
+static const char *acme_cmd_dns_hook(cmd_parms *cmd, void *dc, const char *path,
+                                     const char *wait)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+    const char *full = ap_server_root_relative(cmd->pool, path);
+    char *end = NULL;
+    long secs = 0;
+
+    (void)dc;
+    if (!full || !*path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, path);
+    }
+    if (wait) {
+        secs = strtol(wait, &end, 10);
+        if (end == wait || *end || secs < 0 || secs > 3600) {
+            return apr_psprintf(cmd->pool, "%s: the propagation wait '%s' must be 0 to 3600 "
+                                "seconds", cmd->cmd->name, wait);
+        }
+    }
+    acme_remember(cmd, c, F_DNSHOOK);
+    c->dns_hook = full;
+    c->dns_wait = (int)secs;
+    return NULL;
+}
+
+static const char *acme_cmd_eab(cmd_parms *cmd, void *dc, const char *kid, const char *key,
+                                const char *alg)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+
+    (void)dc;
+    if (!*kid || !*key) {
+        return apr_psprintf(cmd->pool, "%s needs a key id and an HMAC key", cmd->cmd->name);
+    }
+    if (alg && strcmp(alg, "HS256") && strcmp(alg, "HS384") && strcmp(alg, "HS512")) {
+        return apr_psprintf(cmd->pool, "%s: unknown MAC algorithm '%s' (use HS256, HS384 or "
+                            "HS512)", cmd->cmd->name, alg);
+    }
+    acme_remember(cmd, c, F_EAB);
+    c->eab_kid = kid;
+    c->eab_key = key;
+    c->eab_alg = alg;
+    return NULL;
+}
+
+static const char *acme_cmd_string(cmd_parms *cmd, void *dc, const char *value)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+    enum acme_field field = (enum acme_field)(intptr_t)cmd->info;
+
+    (void)dc;
+    if (!*value) {
+        return apr_psprintf(cmd->pool, "%s needs a value", cmd->cmd->name);
+    }
+    acme_remember(cmd, c, field);
+    switch (field) {
+    case F_PROFILE:
+        c->profile = value;
+        break;
+    case F_WINDOW:
+        c->renew_window = value;
+        break;
+    case F_CHAIN:
+        c->preferred_chain = value;
+        break;
+    default:
+        return "mod_acme: internal error (unknown field)";
+    }
+    return NULL;
+}
+
+static const command_rec acme_cmds[] = {
+    AP_INIT_FLAG("ACME", acme_cmd_enable, NULL, RSRC_CONF,
+                 "On: obtain and renew this virtual host's certificate through ACME"),
+    AP_INIT_ITERATE("ACMECertificateAuthority", acme_cmd_ca, NULL, RSRC_CONF,
+                    "ACME directory URL(s) of the CA; several: failover in this order"),
+    AP_INIT_ITERATE("ACMEContactEmail", acme_cmd_email, NULL, RSRC_CONF,
+                    "contact email address(es) of the ACME account"),
+    AP_INIT_FLAG("ACMEAgreeTOS", acme_cmd_tos, NULL, RSRC_CONF,
+                 "On: agree to the CA's terms of service"),
+    AP_INIT_TAKE1("ACMEStoreDir", acme_cmd_store, NULL, RSRC_CONF,
+                  "directory of the certificate store (default " ACME_DEFAULT_STORE_DIR ")"),
+    AP_INIT_TAKE1("ACMECARoot", acme_cmd_ca_root, NULL, RSRC_CONF,
+                  "PEM file trusted for the CA's HTTPS endpoint (private CA)"),
+    AP_INIT_ITERATE("ACMEDomains", acme_cmd_domains, NULL, RSRC_CONF,
+                    "names of the certificate (default: ServerName and ServerAlias)"),
+    AP_INIT_TAKE12("ACMEKeyType", acme_cmd_key_type, NULL, RSRC_CONF,
+                   "ecdsa-p256 (default), ecdsa-p384, rsa-2048, rsa-3072, rsa-4096; two (one "
+                   "ECDSA, one RSA): dual certificate"),
+    AP_INIT_TAKE1("ACMEChallenge", acme_cmd_challenge, NULL, RSRC_CONF,
+                  "http-01 (default), tls-alpn-01 or dns-01"),
+    AP_INIT_TAKE12("ACMEDNSHook", acme_cmd_dns_hook, NULL, RSRC_CONF,
+                   "dns-01: program run as PROGRAM setup|teardown DOMAIN TXT-VALUE, and an "
+                   "optional propagation wait in seconds"),
+    AP_INIT_TAKE23("ACMEExternalAccountBinding", acme_cmd_eab, NULL, RSRC_CONF,
+                   "external account binding: key id, base64url HMAC key, optional HS256 "
+                   "(default), HS384 or HS512"),
+    AP_INIT_TAKE1("ACMEProfile", acme_cmd_string, (void *)(intptr_t)F_PROFILE, RSRC_CONF,
+                  "ACME certificate profile (e.g. shortlived)"),
+    AP_INIT_TAKE1("ACMERenewWindow", acme_cmd_string, (void *)(intptr_t)F_WINDOW, RSRC_CONF,
+                  "renew this long before expiry (30d) or when this share of the lifetime is "
+                  "left (33%)"),
+    AP_INIT_TAKE1("ACMEPreferredChain", acme_cmd_string, (void *)(intptr_t)F_CHAIN, RSRC_CONF,
+                  "prefer the chain whose topmost issuer has this common name"),
+    {0}};
+
+/* ---- from directives to the core's configuration -------------------------------------------- */
+
+static const char *acme_store_dir(const acme_srv_conf *c)
+{
+    return c->store_dir ? c->store_dir : ACME_DEFAULT_STORE_DIR;
+}
+
+static const char **acme_strings(const apr_array_header_t *a)
+{
+    return a ? (const char **)a->elts : NULL;
+}
+
+/* The core's configuration of a managed server, leaving out the fields in `omit` (a bit mask
+ * of 1 << field; used to find the directive at fault). Strings live in p. */
+static void acme_build_config(apr_pool_t *p, server_rec *s, const acme_srv_conf *c,
+                              unsigned omit, acme_cert_config *cfg)
+{
+    apr_array_header_t *names;
+    int i;
+
+#define ACME_USE(field) (c->where[field].file && !(omit & (1u << (field))))
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->struct_size = sizeof(*cfg);
+    if (ACME_USE(F_DOMAINS) && c->domains && c->domains->nelts) {
+        names = c->domains;
+    }
+    else {
+        /* ServerName, then ServerAlias (plain and wildcard names). */
+        names = apr_array_make(p, 4, sizeof(const char *));
+        if (s->server_hostname) {
+            APR_ARRAY_PUSH(names, const char *) = s->server_hostname;
+        }
+        for (i = 0; s->names && i < s->names->nelts; ++i) {
+            APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(s->names, i, const char *);
+        }
+        for (i = 0; s->wild_names && i < s->wild_names->nelts; ++i) {
+            APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(s->wild_names, i, const char *);
+        }
+    }
+    cfg->domains = acme_strings(names);
+    cfg->n_domains = (size_t)names->nelts;
+    if (ACME_USE(F_KEYTYPE)) {
+        cfg->key_types = c->key_types;
+        cfg->n_key_types = (size_t)c->n_key_types;
+    }
+    cfg->challenge = ACME_USE(F_CHALLENGE) ? c->challenge : NULL;
+    if (ACME_USE(F_DNSHOOK)) {
+        cfg->dns_hook = c->dns_hook;
+        cfg->dns_propagation_seconds = c->dns_wait;
+    }
+    cfg->profile = ACME_USE(F_PROFILE) ? c->profile : NULL;
+    cfg->renew_window = ACME_USE(F_WINDOW) ? c->renew_window : NULL;
+    cfg->preferred_chain = ACME_USE(F_CHAIN) ? c->preferred_chain : NULL;
+    cfg->account.struct_size = sizeof(cfg->account);
+    if (c->ca_urls) {
+        cfg->account.ca_urls = acme_strings(c->ca_urls);
+        cfg->account.n_ca_urls = (size_t)c->ca_urls->nelts;
+    }
+    cfg->account.ca_root = ACME_USE(F_CAROOT) ? c->ca_root : NULL;
+    if (ACME_USE(F_EMAIL) && c->contacts) {
+        cfg->account.contacts = acme_strings(c->contacts);
+        cfg->account.n_contacts = (size_t)c->contacts->nelts;
+    }
+    cfg->account.agree_tos = c->agree_tos;
+    if (ACME_USE(F_EAB)) {
+        cfg->account.eab_kid = c->eab_kid;
+        cfg->account.eab_hmac_key = c->eab_key;
+        cfg->account.eab_alg = c->eab_alg;
+    }
+#undef ACME_USE
+}
+
+/* A key that is equal for two servers exactly when their configurations are (then they share
+ * one certificate). */
+static const char *acme_config_key(apr_pool_t *p, const acme_cert_config *cfg)
+{
+    const acme_account_config *a = &cfg->account;
+    const char *k = "";
+    size_t i;
+
+#define ACME_KEY_ADD(tag, v) k = apr_pstrcat(p, k, tag, (v) ? (v) : "", "\n", NULL)
+    for (i = 0; i < cfg->n_domains; ++i) ACME_KEY_ADD("d:", cfg->domains[i]);
+    for (i = 0; i < cfg->n_key_types; ++i) ACME_KEY_ADD("k:", cfg->key_types[i]);
+    ACME_KEY_ADD("c:", cfg->challenge);
+    ACME_KEY_ADD("h:", cfg->dns_hook);
+    ACME_KEY_ADD("w:", apr_itoa(p, cfg->dns_propagation_seconds));
+    ACME_KEY_ADD("p:", cfg->profile);
+    ACME_KEY_ADD("r:", cfg->renew_window);
+    ACME_KEY_ADD("ch:", cfg->preferred_chain);
+    for (i = 0; i < a->n_ca_urls; ++i) ACME_KEY_ADD("ca:", a->ca_urls[i]);
+    ACME_KEY_ADD("root:", a->ca_root);
+    for (i = 0; i < a->n_contacts; ++i) ACME_KEY_ADD("m:", a->contacts[i]);
+    ACME_KEY_ADD("tos:", a->agree_tos ? "1" : "0");
+    ACME_KEY_ADD("eab:", a->eab_kid);
+    ACME_KEY_ADD("eabk:", a->eab_hmac_key);
+    ACME_KEY_ADD("eaba:", a->eab_alg);
+#undef ACME_KEY_ADD
+    return k;
+}
+
+/* "file:line" of the ACME On that manages s (or of its <VirtualHost>). */
+static const char *acme_server_where(apr_pool_t *p, const server_rec *s, const acme_srv_conf *c)
+{
+    if (c->where[F_ENABLED].file) {
+        return apr_psprintf(p, "%s:%u", c->where[F_ENABLED].file, c->where[F_ENABLED].line);
+    }
+    return apr_psprintf(p, "%s:%u", s->defn_name ? s->defn_name : "?", s->defn_line_number);
+}
+
+static const char *acme_server_id(apr_pool_t *p, const server_rec *s)
+{
+    if (s->is_virtual) {
+        return apr_psprintf(p, "virtual host %s (%s:%u)",
+                            s->server_hostname ? s->server_hostname : "?",
+                            s->defn_name ? s->defn_name : "?", s->defn_line_number);
+    }
+    return apr_psprintf(p, "main server %s", s->server_hostname ? s->server_hostname : "?");
+}
+
+static const char *acme_err_text(apr_pool_t *p, acme_status st, acme_error *err)
+{
+    const char *text = err ? apr_pstrdup(p, acme_error_message(err)) : acme_status_name(st);
+
+    acme_error_free(err);
+    return text;
+}
+
+static acme_ctx *acme_ctx_open(apr_pool_t *p, const char *dir, const char **why)
+{
+    acme_ctx_options opts;
+    acme_ctx *ctx = NULL;
+    acme_error *err = NULL;
+    acme_status st;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.struct_size = sizeof(opts);
+    opts.store_dir = dir;
+    opts.user_agent = "mod_acme " AP_SERVER_BASEPRODUCT "/" AP_SERVER_BASEREVISION;
+    st = acme_ctx_create(&opts, &ctx, &err);
+    if (st != ACME_OK) {
+        *why = acme_err_text(p, st, err);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* ---- check_config: validation for startup and `apachectl configtest` ------------------------ */
+
+static int acme_is_managed(const acme_srv_conf *c)
+{
+    return c->enabled == 1;
+}
+
+static void acme_remove_tree(apr_pool_t *p, const char *path)
+{
+    apr_dir_t *dir;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&dir, path, p) == APR_SUCCESS) {
+        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_LINK, dir) ==
+               APR_SUCCESS) {
+            const char *child;
+
+            if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) {
+                continue;
+            }
+            child = apr_pstrcat(p, path, "/", fi.name, NULL);
+            if (fi.filetype == APR_DIR) {
+                acme_remove_tree(p, child);
+            }
+            else {
+                apr_file_remove(child, p);
+            }
+        }
+        apr_dir_close(dir);
+    }
+    apr_dir_remove(path, p);
+}
+
+/* Logs a configuration error at startup (stderr, like httpd's own syntax errors). */
+static void acme_config_error(const char *where, const char *what, const char *msg)
+{
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
+                 ACMELOGNO(01001) "%s: %s: %s", where, what, msg);
+}
+
+/* After acme_ctx_add_cert failed for server s: name the directive at fault. Each directive
+ * that is set is left out in turn (in a scratch context); the first whose absence makes the
+ * configuration valid is the one. Otherwise (missing settings, a clash with another server)
+ * the ACME On of the server is named. */
+static const char *acme_blame(apr_pool_t *p, const char *scratch_dir, server_rec *s,
+                              const acme_srv_conf *c, enum acme_field *field)
+{
+    static const enum acme_field candidates[] = {
+        F_WINDOW, F_PROFILE, F_CHAIN, F_EAB, F_CAROOT, F_EMAIL, F_DNSHOOK, F_CHALLENGE,
+        F_KEYTYPE, F_DOMAINS};
+    size_t i;
+
+    for (i = 0; i < sizeof(candidates) / sizeof(candidates[0]); ++i) {
+        enum acme_field f = candidates[i];
+        acme_cert_config cfg;
+        const char *why = NULL;
+        acme_ctx *scratch;
+        acme_status st;
+
+        if (!c->where[f].file) {
+            continue;
+        }
+        if (!(scratch = acme_ctx_open(p, scratch_dir, &why))) {
+            break;
+        }
+        acme_build_config(p, s, c, 1u << f, &cfg);
+        st = acme_ctx_add_cert(scratch, &cfg, NULL, NULL);
+        acme_ctx_destroy(scratch);
+        if (st == ACME_OK) {
+            *field = f;
+            return apr_psprintf(p, "%s:%u", c->where[f].file, c->where[f].line);
+        }
+    }
+    *field = F_ENABLED;
+    return acme_server_where(p, s, c);
+}
+
+static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                             server_rec *main_server)
+{
+    const char *tmp = NULL, *scratch_dir, *why = NULL;
+    apr_hash_t *groups = apr_hash_make(ptemp);   /* store dir -> acme_ctx* */
+    apr_hash_t *owners = apr_hash_make(ptemp);   /* store dir + name -> server_rec* */
+    apr_hash_index_t *hi;
+    server_rec *s;
+    char *templ;
+    int failed = 0, any = 0;
+
+    (void)pconf;
+    (void)plog;
+    for (s = main_server; s; s = s->next) {
+        any |= acme_is_managed(acme_conf(s));
+    }
+    if (!any) {
+        return OK;
+    }
+    if (apr_temp_dir_get(&tmp, ptemp) != APR_SUCCESS) {
+        tmp = "/tmp";
+    }
+    templ = apr_pstrcat(ptemp, tmp, "/mod_acme-check-XXXXXX", NULL);
+    if (!mkdtemp(templ)) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, errno, NULL,
+                     ACMELOGNO(01002) "cannot create a temporary directory in %s to check the "
+                     "ACME configuration", tmp);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    scratch_dir = apr_pstrcat(ptemp, templ, "/scratch", NULL);
+
+    for (s = main_server; s; s = s->next) {
+        acme_srv_conf *c = acme_conf(s);
+        const char *dir, *name_key;
+        acme_cert_config cfg;
+        acme_ctx *ctx;
+        acme_cert *cert = NULL;
+        acme_error *err = NULL;
+        acme_status st;
+        server_rec *owner;
+
+        if (!acme_is_managed(c)) {
+            continue;
+        }
+        dir = acme_store_dir(c);
+        if (!(ctx = apr_hash_get(groups, dir, APR_HASH_KEY_STRING))) {
+            const char *gdir = apr_psprintf(ptemp, "%s/%u", templ, apr_hash_count(groups));
+
+            if (!(ctx = acme_ctx_open(ptemp, gdir, &why))) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
+                             ACMELOGNO(01003) "cannot check the ACME configuration: %s", why);
+                failed = 1;
+                break;
+            }
+            apr_hash_set(groups, dir, APR_HASH_KEY_STRING, ctx);
+        }
+        acme_build_config(ptemp, s, c, 0, &cfg);
+        /* Servers with identical settings share a certificate; do not add it twice. */
+        name_key = apr_pstrcat(ptemp, dir, "\n", acme_config_key(ptemp, &cfg), NULL);
+        if (apr_hash_get(owners, name_key, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        st = acme_ctx_add_cert(ctx, &cfg, &cert, &err);
+        if (st == ACME_OK) {
+            apr_hash_set(owners, name_key, APR_HASH_KEY_STRING, s);
+            apr_hash_set(owners, apr_pstrcat(ptemp, dir, "\nname:", acme_cert_name(cert), NULL),
+                         APR_HASH_KEY_STRING, s);
+            continue;
+        }
+        failed = 1;
+        {
+            const char *msg = acme_err_text(ptemp, st, err);
+            enum acme_field field;
+            const char *where = acme_blame(ptemp, scratch_dir, s, c, &field);
+            const char *what = apr_psprintf(ptemp, "%s for %s", acme_field_directive[field],
+                                            acme_server_id(ptemp, s));
+            acme_ctx *scratch = acme_ctx_open(ptemp, scratch_dir, &why);
+            acme_cert *alone = NULL;
+
+            /* Valid alone: it clashes with the certificate of another server. */
+            if (scratch && field == F_ENABLED &&
+                acme_ctx_add_cert(scratch, &cfg, &alone, NULL) == ACME_OK &&
+                (owner = apr_hash_get(owners,
+                                      apr_pstrcat(ptemp, dir, "\nname:", acme_cert_name(alone),
+                                                  NULL),
+                                      APR_HASH_KEY_STRING))) {
+                msg = apr_psprintf(ptemp, "%s; the other one is managed for %s with different "
+                                   "settings (make the settings equal, or set ACMEDomains)",
+                                   msg, acme_server_id(ptemp, owner));
+            }
+            else if (field == F_ENABLED && !c->where[F_DOMAINS].file) {
+                msg = apr_pstrcat(ptemp, msg, " (the names come from ServerName and "
+                                  "ServerAlias; ACMEDomains sets them explicitly)", NULL);
+            }
+            acme_ctx_destroy(scratch);
+            acme_config_error(where, what, msg);
+        }
+    }
+    for (hi = apr_hash_first(ptemp, groups); hi; hi = apr_hash_next(hi)) {
+        acme_ctx_destroy(apr_hash_this_val(hi));
+    }
+    acme_remove_tree(ptemp, templ);
+    return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
+/* ---- logging ---------------------------------------------------------------------------------- */
+
+static void acme_log_cb(void *baton, acme_log_level level, const char *message)
+{
+    static const int levels[] = {APLOG_ERR, APLOG_WARNING, APLOG_NOTICE, APLOG_INFO,
+                                 APLOG_DEBUG};
+    int lvl = (unsigned)level < sizeof(levels) / sizeof(levels[0]) ? levels[level] : APLOG_DEBUG;
+
+    (void)baton;
+    ap_log_error(APLOG_MARK, lvl, 0, acme_log_server, "%s", message);
+}
+
+static acme_log_level acme_level_for(const server_rec *s)
+{
+    int lvl = ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX);
+
+    /* httpd always logs notices; the core's notices are the ones operators want to see. */
+    return lvl >= APLOG_DEBUG ? ACME_LOG_DEBUG : lvl >= APLOG_INFO ? ACME_LOG_INFO
+                                                                   : ACME_LOG_NOTICE;
+}
+
+/* ---- post_config: contexts, certificates, store ownership ----------------------------------- */
+
+static apr_status_t acme_config_cleanup(void *data)
+{
+    acme_store_rt *rt;
+
+    (void)data;
+    for (rt = acme_stores; rt; rt = rt->next) {
+        acme_ctx_destroy(rt->ctx);
+        rt->ctx = NULL;
+    }
+    acme_stores = NULL;
+    acme_log_server = NULL;
+    return APR_SUCCESS;
+}
+
+static acme_store_rt *acme_store_for(apr_pool_t *pconf, const char *dir, const char **why)
+{
+    acme_store_rt *rt, **tail = &acme_stores;
+
+    for (rt = acme_stores; rt; rt = rt->next) {
+        if (!strcmp(rt->dir, dir)) {
+            return rt;
+        }
+        tail = &rt->next;
+    }
+    rt = apr_pcalloc(pconf, sizeof(*rt));
+    rt->dir = apr_pstrdup(pconf, dir);
+    rt->certs = apr_hash_make(pconf);
+    if (!(rt->ctx = acme_ctx_open(pconf, dir, why))) {
+        return NULL;
+    }
+    *tail = rt;
+    return rt;
+}
+
+static void acme_check_protocols(apr_pool_t *p, server_rec *s, const acme_srv_conf *c)
+{
+    core_server_config *core = ap_get_core_module_config(s->module_config);
+
+    if (!c->challenge || strcmp(c->challenge, "tls-alpn-01")) {
+        return;
+    }
+    if (!core->protocols || !ap_array_str_contains(core->protocols, ACME_TLS_1)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(01011)
+                     "%s: %s uses the tls-alpn-01 challenge but its Protocols do not list "
+                     "acme-tls/1 (e.g. Protocols h2 http/1.1 acme-tls/1): the CA's validation "
+                     "will fail", acme_server_where(p, s, c), acme_server_id(p, s));
+    }
+}
+
+static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *main_server)
+{
+    long uid = -1, gid = -1;
+    acme_store_rt *rt;
+    server_rec *s;
+
+    (void)plog;
+    acme_stores = NULL;
+    acme_log_server = main_server;
+    acme_log_set(acme_log_cb, NULL, acme_level_for(main_server));
+    apr_pool_cleanup_register(pconf, NULL, acme_config_cleanup, apr_pool_cleanup_null);
+
+    if (acme_abi_version() != ACME_ABI_VERSION) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main_server, ACMELOGNO(01020)
+                     "mod_acme was built for core ABI %d but runs with %u",
+                     ACME_ABI_VERSION, acme_abi_version());
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (s = main_server; s; s = s->next) {
+        acme_srv_conf *c = acme_conf(s);
+        acme_cert_config cfg;
+        acme_binding *b;
+        acme_error *err = NULL;
+        acme_status st;
+        const char *key, *why = NULL;
+
+        c->binding = NULL;
+        if (!acme_is_managed(c)) {
+            continue;
+        }
+        if (!(rt = acme_store_for(pconf, acme_store_dir(c), &why))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ACMELOGNO(01021)
+                         "%s: ACME store %s: %s", acme_server_where(ptemp, s, c),
+                         acme_store_dir(c), why);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        acme_build_config(ptemp, s, c, 0, &cfg);
+        key = acme_config_key(pconf, &cfg);
+        if (!(b = apr_hash_get(rt->certs, key, APR_HASH_KEY_STRING))) {
+            b = apr_pcalloc(pconf, sizeof(*b));
+            b->ctx = rt->ctx;
+            b->first = s;
+            st = acme_ctx_add_cert(rt->ctx, &cfg, &b->cert, &err);
+            if (st != ACME_OK) {
+                /* check_config reported the details already. */
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ACMELOGNO(01022)
+                             "%s: %s: %s", acme_server_where(ptemp, s, c),
+                             acme_server_id(ptemp, s), acme_err_text(ptemp, st, err));
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            apr_hash_set(rt->certs, key, APR_HASH_KEY_STRING, b);
+        }
+        c->binding = b;
+        acme_check_protocols(ptemp, s, c);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(01023)
+                     "%s: certificate %s in %s", acme_server_id(ptemp, s),
+                     acme_cert_name(b->cert), rt->dir);
+    }
+    if (!acme_stores) {
+        return OK;
+    }
+    /* The store belongs to the unprivileged User/Group of the children: ACME never runs as
+     * root (the driver lives in a child). */
+    if (geteuid() == 0) {
+        uid = (long)ap_unixd_config.user_id;
+        gid = (long)ap_unixd_config.group_id;
+    }
+    for (rt = acme_stores; rt; rt = rt->next) {
+        acme_error *err = NULL;
+        acme_status st = acme_ctx_prepare(rt->ctx, uid, gid, &err);
+
+        if (st != ACME_OK) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main_server, ACMELOGNO(01024)
+                         "ACME store %s: %s", rt->dir, acme_err_text(ptemp, st, err));
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+/* ---- certificates for mod_ssl ------------------------------------------------------------- */
+
+static int acme_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
+                               apr_array_header_t *key_files)
+{
+    acme_srv_conf *c = acme_conf(s);
+    size_t i, n;
+
+    if (!c->binding) {
+        return DECLINED;
+    }
+    if (cert_files->nelts) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(01030)
+                     "%s has ACME On and SSLCertificateFile: the ACME certificate is served",
+                     acme_server_id(p, s));
+    }
+    n = acme_cert_key_count(c->binding->cert);
+    for (i = 0; i < n; ++i) {
+        char *path = NULL;
+        int fallback = 0;
+        acme_error *err = NULL;
+        acme_status st = acme_cert_files(c->binding->cert, i, &path, &fallback, &err);
+
+        if (st != ACME_OK) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ACMELOGNO(01031)
+                         "%s: no startup certificate: %s", acme_server_id(p, s),
+                         acme_err_text(p, st, err));
+            return DECLINED;
+        }
+        APR_ARRAY_PUSH(cert_files, const char *) = apr_pstrdup(p, path);
+        APR_ARRAY_PUSH(key_files, const char *) = apr_pstrdup(p, path);
+        ap_log_error(APLOG_MARK, fallback ? APLOG_INFO : APLOG_DEBUG, 0, s, ACMELOGNO(01032)
+                     "%s: starting with %s%s", acme_server_id(p, s),
+                     fallback ? "the self-signed fallback " : "", path);
+        acme_free(path);
+    }
+    return OK;
+}
+
+/* The handshake path: decides the certificate after SNI selected the virtual host. */
+static int acme_ssl_cert_callback(SSL *ssl, void *arg)
+{
+    const acme_binding *b = arg;
+    const unsigned char *alpn = NULL;
+    unsigned int alpn_len = 0;
+
+    SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+    if (alpn_len == sizeof(ACME_TLS_1) - 1 && !memcmp(alpn, ACME_TLS_1, alpn_len)) {
+        /* TLS 1.3 negotiates ALPN before this callback: a tls-alpn-01 validation gets the
+         * validation certificate alone (none of the regular ones, which OpenSSL might pick by
+         * signature algorithm). Without a pending challenge, mod_ssl's answer stands. */
+        const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+        if (sni && acme_tls_alpn01_select(b->ctx, ssl, sni)) {
+            SSL_certs_clear(ssl);
+            return acme_ssl_cert_cb(ssl, b->cert);
+        }
+        return 1;
+    }
+    return acme_ssl_cert_cb(ssl, b->cert);
+}
+
+static int acme_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
+{
+    acme_srv_conf *c = acme_conf(s);
+
+    (void)p;
+    if (is_proxy || !c->binding || !ctx) {
+        return DECLINED;
+    }
+    SSL_CTX_set_cert_cb(ctx, acme_ssl_cert_callback, c->binding);
+    return OK;
+}
+
+/* ---- children: the driver --------------------------------------------------------------------- */
+
+static apr_status_t acme_child_cleanup(void *data)
+{
+    acme_store_rt *rt;
+
+    (void)data;
+    for (rt = acme_stores; rt; rt = rt->next) {
+        acme_ctx_stop(rt->ctx);
+    }
+    return APR_SUCCESS;
+}
+
+static void acme_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    acme_store_rt *rt;
+
+    if (!acme_stores) {
+        return;
+    }
+    if (geteuid() == 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ACMELOGNO(01040)
+                     "this process runs as root: not starting the ACME driver here (ACME never "
+                     "runs as root; set User/Group)");
+        return;
+    }
+    apr_pool_cleanup_register(pchild, NULL, acme_child_cleanup, apr_pool_cleanup_null);
+    for (rt = acme_stores; rt; rt = rt->next) {
+        acme_error *err = NULL;
+        acme_status st = acme_ctx_start(rt->ctx, &err);
+
+        if (st != ACME_OK) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ACMELOGNO(01041)
+                         "ACME store %s: cannot start the driver: %s", rt->dir,
+                         acme_err_text(pchild, st, err));
+        }
+    }
+}
+
+/* ---- http-01 -------------------------------------------------------------------------------- */
+
+static int acme_http01(request_rec *r)
+{
+    const char *path = r->parsed_uri.path, *token;
+    acme_store_rt *rt;
+    size_t len;
+
+    if (!acme_stores || !path || strncmp(path, ACME_CHALLENGE_PREFIX,
+                                         sizeof(ACME_CHALLENGE_PREFIX) - 1)) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) { /* HEAD is M_GET with header_only */
+        return DECLINED;
+    }
+    token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
+    len = strlen(token);
+    for (rt = acme_stores; rt; rt = rt->next) {
+        char *ka = NULL;
+        size_t ka_len = 0;
+        acme_status st = acme_http01_lookup(rt->ctx, token, len, &ka, &ka_len, NULL);
+
+        if (st == ACME_ERR_INVALID) {
+            return DECLINED; /* malformed: nothing was looked up, nobody has it */
+        }
+        if (st == ACME_OK) {
+            apr_bucket_brigade *bb;
+
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ACMELOGNO(01050)
+                          "answering the http-01 challenge %s for %s", token,
+                          r->hostname ? r->hostname : "?");
+            r->status = HTTP_OK;
+            ap_set_content_type(r, "text/plain");
+            ap_set_content_length(r, (apr_off_t)ka_len);
+            apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+            bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+            if (!r->header_only) {
+                apr_brigade_write(bb, NULL, NULL, ka, ka_len);
+            }
+            acme_free(ka);
+            ap_pass_brigade(r->output_filters, bb);
+            apr_brigade_cleanup(bb);
+            return DONE;
+        }
+    }
+    return DECLINED;
+}
+
+/* ---- tls-alpn-01 ---------------------------------------------------------------------------- */
+
+static int acme_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
+                                 const apr_array_header_t *offers,
+                                 apr_array_header_t *proposals)
+{
+    if (r || !offers || !acme_stores || !ap_array_str_contains(offers, ACME_TLS_1) ||
+        !ap_ssl_conn_is_ssl(c) || !acme_conf(s ? s : c->base_server)->binding) {
+        return DECLINED;
+    }
+    APR_ARRAY_PUSH(proposals, const char *) = ACME_TLS_1;
+    return OK;
+}
+
+static int acme_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
+                                const char *protocol)
+{
+    if (r || !acme_stores || strcmp(protocol, ACME_TLS_1) || !ap_ssl_conn_is_ssl(c) ||
+        !acme_conf(s ? s : c->base_server)->binding) {
+        return DECLINED;
+    }
+    ap_set_module_config(c->conn_config, &acme_module, (void *)ACME_TLS_1);
+    c->keepalive = AP_CONN_CLOSE; /* a validation connection serves nothing else */
+    return OK;
+}
+
+static const char *acme_protocol_get(const conn_rec *c)
+{
+    return ap_get_module_config(c->conn_config, &acme_module);
+}
+
+static int acme_answer_challenge(conn_rec *c, const char *server_name, const char **pcert_pem,
+                                 const char **pkey_pem)
+{
+    const char *protocol;
+    acme_store_rt *rt;
+
+    if (!server_name || !acme_stores || !(protocol = ap_get_protocol(c)) ||
+        strcmp(protocol, ACME_TLS_1)) {
+        return DECLINED;
+    }
+    for (rt = acme_stores; rt; rt = rt->next) {
+        char *cert = NULL, *key = NULL;
+
+        if (acme_tls_alpn01_pem(rt->ctx, server_name, &cert, &key, NULL) == ACME_OK) {
+            *pcert_pem = apr_pstrdup(c->pool, cert);
+            *pkey_pem = apr_pstrdup(c->pool, key);
+            acme_free(cert);
+            acme_free(key);
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c, ACMELOGNO(01060)
+                          "answering the tls-alpn-01 challenge for %s", server_name);
+            return OK;
+        }
+    }
+    return DECLINED;
+}
+
+/* ---- status handler ------------------------------------------------------------------------- */
+
+static int acme_arg_is(const char *args, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    const char *p = args;
+
+    while (p && *p) {
+        if (!strncmp(p, name, nl) && p[nl] == '=' && !strncmp(p + nl + 1, value, vl) &&
+            (p[nl + 1 + vl] == '&' || p[nl + 1 + vl] == '\0')) {
+            return 1;
+        }
+        p = strchr(p, '&');
+        p = p ? p + 1 : NULL;
+    }
+    return 0;
+}
+
+static int acme_status_handler(request_rec *r)
+{
+    const acme_srv_conf *c;
+    acme_store_rt *rt;
+    acme_ctx *ctx = NULL;
+    acme_status_format fmt;
+    acme_error *err = NULL;
+    acme_status st;
+    char *out = NULL;
+    size_t len = 0;
+    unsigned flags = 0;
+
+    if (!r->handler || strcmp(r->handler, ACME_STATUS_HANDLER)) {
+        return DECLINED;
+    }
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    c = acme_conf(r->server);
+    if (c->binding) {
+        ctx = c->binding->ctx;
+    }
+    else {
+        for (rt = acme_stores; rt; rt = rt->next) {
+            if (!strcmp(rt->dir, acme_store_dir(c))) {
+                ctx = rt->ctx;
+            }
+        }
+    }
+    if (!ctx) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ACMELOGNO(01070)
+                      "acme-status: no certificates are managed in %s", acme_store_dir(c));
+        return HTTP_NOT_FOUND;
+    }
+    fmt = acme_arg_is(r->args, "format", "prometheus") ? ACME_FORMAT_PROMETHEUS
+                                                        : ACME_FORMAT_JSON;
+    if (acme_arg_is(r->args, "all", "1")) {
+        flags |= ACME_STATUS_ALL;
+    }
+    st = acme_ctx_status(ctx, fmt, flags, &out, &len, &err);
+    if (st != ACME_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ACMELOGNO(01071)
+                      "acme-status: %s", acme_err_text(r->pool, st, err));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_set_content_type(r, fmt == ACME_FORMAT_PROMETHEUS ? "text/plain; version=0.0.4; "
+                                                           "charset=utf-8"
+                                                         : "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, (apr_off_t)len);
+    if (!r->header_only) {
+        ap_rwrite(out, (int)len, r);
+    }
+    acme_free(out);
+    return OK;
+}
+
+/* ---- module --------------------------------------------------------------------------------- */
+
+static void acme_register_hooks(apr_pool_t *p)
+{
+    static const char *const before_ssl[] = {"mod_ssl.c", NULL};
+
+    (void)p;
+    ap_hook_check_config(acme_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before mod_ssl's post_config, which asks for the certificate files. */
+    ap_hook_post_config(acme_post_config, NULL, before_ssl, APR_HOOK_MIDDLE);
+    ap_hook_child_init(acme_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_add_cert_files(acme_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ssl, init_server, acme_init_server, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before everything that could redirect or rewrite the request. */
+    ap_hook_post_read_request(acme_http01, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_protocol_propose(acme_protocol_propose, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_protocol_switch(acme_protocol_switch, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_protocol_get(acme_protocol_get, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_answer_challenge(acme_answer_challenge, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(acme_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) acme_module = {
+    STANDARD20_MODULE_STUFF,
+    NULL,               /* create per-directory config */
+    NULL,               /* merge per-directory config */
+    acme_create_srv,    /* create per-server config */
+    acme_merge_srv,     /* merge per-server config */
+    acme_cmds,          /* directives */
+    acme_register_hooks,
+    AP_MODULE_FLAG_NONE};
