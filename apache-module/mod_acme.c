@@ -109,7 +109,7 @@ enum acme_field {
 };
 
 static const char *const acme_field_directive[F_NFIELDS] = {
-    "ACME", "ACMECertificateAuthority", "ACMEContactEmail", "ACMEAgreeTOS", "ACMEStoreDir",
+    "ACME On", "ACMECertificateAuthority", "ACMEContactEmail", "ACMEAgreeTOS", "ACMEStoreDir",
     "ACMECARoot", "ACMEDomains", "ACMEKeyType", "ACMEChallenge", "ACMEDNSHook",
     "ACMEExternalAccountBinding", "ACMEProfile", "ACMERenewWindow", "ACMEPreferredChain"};
 
@@ -633,6 +633,30 @@ static int acme_is_managed(const acme_srv_conf *c)
     return c->enabled == 1;
 }
 
+/* The managed servers in the order they are defined (httpd's list has the main server first,
+ * then the virtual hosts last-defined first). */
+static apr_array_header_t *acme_managed_servers(apr_pool_t *p, server_rec *main_server)
+{
+    apr_array_header_t *out = apr_array_make(p, 8, sizeof(server_rec *));
+    server_rec *s;
+    int i, j;
+
+    for (s = main_server; s; s = s->next) {
+        if (acme_is_managed(acme_conf(s))) {
+            APR_ARRAY_PUSH(out, server_rec *) = s;
+        }
+    }
+    /* Reverse the virtual hosts (everything after a managed main server). */
+    i = (out->nelts && !APR_ARRAY_IDX(out, 0, server_rec *)->is_virtual) ? 1 : 0;
+    for (j = out->nelts - 1; i < j; ++i, --j) {
+        server_rec *t = APR_ARRAY_IDX(out, i, server_rec *);
+
+        APR_ARRAY_IDX(out, i, server_rec *) = APR_ARRAY_IDX(out, j, server_rec *);
+        APR_ARRAY_IDX(out, j, server_rec *) = t;
+    }
+    return out;
+}
+
 static void acme_remove_tree(apr_pool_t *p, const char *path)
 {
     apr_dir_t *dir;
@@ -666,41 +690,148 @@ static void acme_config_error(const char *where, const char *what, const char *m
                  ACMELOGNO(01001) "%s: %s: %s", where, what, msg);
 }
 
-/* After acme_ctx_add_cert failed for server s: name the directive at fault. Each directive
- * that is set is left out in turn (in a scratch context); the first whose absence makes the
- * configuration valid is the one. Otherwise (missing settings, a clash with another server)
- * the ACME On of the server is named. */
-static const char *acme_blame(apr_pool_t *p, const char *scratch_dir, server_rec *s,
-                              const acme_srv_conf *c, enum acme_field *field)
+/* A known-valid configuration plus one directive (and what it depends on): valid exactly when
+ * that directive's value is. */
+static void acme_isolated_config(const acme_srv_conf *c, enum acme_field f,
+                                 acme_cert_config *cfg)
+{
+    static const char *const dummy_domain[] = {"example.org"};
+    static const char *const dummy_ca[] = {"https://ca.invalid/directory"};
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->struct_size = sizeof(*cfg);
+    cfg->domains = dummy_domain;
+    cfg->n_domains = 1;
+    cfg->account.struct_size = sizeof(cfg->account);
+    cfg->account.ca_urls = dummy_ca;
+    cfg->account.n_ca_urls = 1;
+    switch (f) {
+    case F_WINDOW:
+        cfg->renew_window = c->renew_window;
+        break;
+    case F_PROFILE:
+        cfg->profile = c->profile;
+        break;
+    case F_CHAIN:
+        cfg->preferred_chain = c->preferred_chain;
+        break;
+    case F_EAB:
+        cfg->account.eab_kid = c->eab_kid;
+        cfg->account.eab_hmac_key = c->eab_key;
+        cfg->account.eab_alg = c->eab_alg;
+        break;
+    case F_CAROOT:
+        cfg->account.ca_root = c->ca_root;
+        break;
+    case F_EMAIL:
+        cfg->account.contacts = acme_strings(c->contacts);
+        cfg->account.n_contacts = c->contacts ? (size_t)c->contacts->nelts : 0;
+        break;
+    case F_CA:
+        cfg->account.ca_urls = acme_strings(c->ca_urls);
+        cfg->account.n_ca_urls = c->ca_urls ? (size_t)c->ca_urls->nelts : 0;
+        break;
+    case F_KEYTYPE:
+        cfg->key_types = c->key_types;
+        cfg->n_key_types = (size_t)c->n_key_types;
+        break;
+    case F_DOMAINS: /* names are checked against the challenge, dns-01 needs its hook */
+        cfg->domains = acme_strings(c->domains);
+        cfg->n_domains = c->domains ? (size_t)c->domains->nelts : 0;
+        cfg->challenge = c->challenge;
+        break;
+    case F_CHALLENGE:
+        cfg->challenge = c->challenge;
+        break;
+    case F_DNSHOOK:
+        cfg->challenge = "dns-01";
+        break;
+    default:
+        break;
+    }
+    if ((f == F_DOMAINS || f == F_CHALLENGE || f == F_DNSHOOK) && c->where[F_DNSHOOK].file) {
+        cfg->dns_hook = c->dns_hook;
+        cfg->dns_propagation_seconds = c->dns_wait;
+    }
+}
+
+/* Validates cfg alone in a fresh scratch context; NULL when valid, else the core's message. */
+static const char *acme_check_alone(apr_pool_t *p, const char *scratch_dir,
+                                    const acme_cert_config *cfg, acme_cert **cert_out,
+                                    acme_ctx **ctx_out)
+{
+    const char *why = NULL;
+    acme_ctx *scratch = acme_ctx_open(p, scratch_dir, &why);
+    acme_error *err = NULL;
+    acme_status st;
+
+    if (!scratch) {
+        return why;
+    }
+    st = acme_ctx_add_cert(scratch, cfg, cert_out, &err);
+    if (ctx_out && st == ACME_OK) {
+        *ctx_out = scratch; /* the caller reads *cert_out, then destroys it */
+    }
+    else {
+        acme_ctx_destroy(scratch);
+    }
+    return st == ACME_OK ? NULL : acme_err_text(p, st, err);
+}
+
+/* After acme_ctx_add_cert failed with `msg` for server s: reports every directive of s that is
+ * invalid on its own (checked in a scratch context, each at its own file:line); then, if the
+ * rest is still invalid together (names versus challenge, a missing setting), that at the
+ * ACME On of s; and when s is valid alone, the clash with the server named in `owners`. */
+static void acme_report(apr_pool_t *p, const char *scratch_dir, const char *dir, server_rec *s,
+                        const acme_srv_conf *c, const char *msg, apr_hash_t *owners)
 {
     static const enum acme_field candidates[] = {
-        F_WINDOW, F_PROFILE, F_CHAIN, F_EAB, F_CAROOT, F_EMAIL, F_DNSHOOK, F_CHALLENGE,
-        F_KEYTYPE, F_DOMAINS};
+        F_CA, F_WINDOW, F_PROFILE, F_CHAIN, F_EAB, F_CAROOT, F_EMAIL, F_KEYTYPE, F_DNSHOOK,
+        F_CHALLENGE, F_DOMAINS};
+    const char *who = acme_server_id(p, s), *rest;
+    acme_cert_config cfg;
+    acme_cert *alone = NULL;
+    acme_ctx *scratch = NULL;
+    server_rec *owner;
+    unsigned omit = 0;
     size_t i;
 
     for (i = 0; i < sizeof(candidates) / sizeof(candidates[0]); ++i) {
         enum acme_field f = candidates[i];
-        acme_cert_config cfg;
-        const char *why = NULL;
-        acme_ctx *scratch;
-        acme_status st;
+        const char *why;
 
         if (!c->where[f].file) {
             continue;
         }
-        if (!(scratch = acme_ctx_open(p, scratch_dir, &why))) {
-            break;
-        }
-        acme_build_config(p, s, c, 1u << f, &cfg);
-        st = acme_ctx_add_cert(scratch, &cfg, NULL, NULL);
-        acme_ctx_destroy(scratch);
-        if (st == ACME_OK) {
-            *field = f;
-            return apr_psprintf(p, "%s:%u", c->where[f].file, c->where[f].line);
+        acme_isolated_config(c, f, &cfg);
+        if ((why = acme_check_alone(p, scratch_dir, &cfg, NULL, NULL))) {
+            omit |= 1u << f;
+            acme_config_error(apr_psprintf(p, "%s:%u", c->where[f].file, c->where[f].line),
+                              apr_psprintf(p, "%s for %s", acme_field_directive[f], who), why);
         }
     }
-    *field = F_ENABLED;
-    return acme_server_where(p, s, c);
+    acme_build_config(p, s, c, omit, &cfg);
+    if ((rest = acme_check_alone(p, scratch_dir, &cfg, &alone, &scratch))) {
+        if (!c->where[F_DOMAINS].file) {
+            rest = apr_pstrcat(p, rest, " (the names come from ServerName and ServerAlias; "
+                               "ACMEDomains sets them explicitly)", NULL);
+        }
+        acme_config_error(acme_server_where(p, s, c),
+                          apr_psprintf(p, "ACME On for %s", who), rest);
+    }
+    else if (!omit) {
+        /* Valid alone: it clashes with the certificate of another server. */
+        owner = apr_hash_get(owners, apr_pstrcat(p, dir, "\nname:", acme_cert_name(alone), NULL),
+                             APR_HASH_KEY_STRING);
+        if (owner) {
+            msg = apr_psprintf(p, "%s; the other one is managed for %s with different settings "
+                               "(make the settings equal, or set ACMEDomains)", msg,
+                               acme_server_id(p, owner));
+        }
+        acme_config_error(acme_server_where(p, s, c),
+                          apr_psprintf(p, "ACME On for %s", who), msg);
+    }
+    acme_ctx_destroy(scratch);
 }
 
 static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -710,16 +841,14 @@ static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     apr_hash_t *groups = apr_hash_make(ptemp);   /* store dir -> acme_ctx* */
     apr_hash_t *owners = apr_hash_make(ptemp);   /* store dir + name -> server_rec* */
     apr_hash_index_t *hi;
-    server_rec *s;
+    apr_array_header_t *managed;
     char *templ;
-    int failed = 0, any = 0;
+    int failed = 0, i;
 
     (void)pconf;
     (void)plog;
-    for (s = main_server; s; s = s->next) {
-        any |= acme_is_managed(acme_conf(s));
-    }
-    if (!any) {
+    managed = acme_managed_servers(ptemp, main_server);
+    if (!managed->nelts) {
         return OK;
     }
     if (apr_temp_dir_get(&tmp, ptemp) != APR_SUCCESS) {
@@ -734,7 +863,8 @@ static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     }
     scratch_dir = apr_pstrcat(ptemp, templ, "/scratch", NULL);
 
-    for (s = main_server; s; s = s->next) {
+    for (i = 0; i < managed->nelts; ++i) {
+        server_rec *s = APR_ARRAY_IDX(managed, i, server_rec *);
         acme_srv_conf *c = acme_conf(s);
         const char *dir, *name_key;
         acme_cert_config cfg;
@@ -742,11 +872,7 @@ static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         acme_cert *cert = NULL;
         acme_error *err = NULL;
         acme_status st;
-        server_rec *owner;
 
-        if (!acme_is_managed(c)) {
-            continue;
-        }
         dir = acme_store_dir(c);
         if (!(ctx = apr_hash_get(groups, dir, APR_HASH_KEY_STRING))) {
             const char *gdir = apr_psprintf(ptemp, "%s/%u", templ, apr_hash_count(groups));
@@ -773,33 +899,7 @@ static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
             continue;
         }
         failed = 1;
-        {
-            const char *msg = acme_err_text(ptemp, st, err);
-            enum acme_field field;
-            const char *where = acme_blame(ptemp, scratch_dir, s, c, &field);
-            const char *what = apr_psprintf(ptemp, "%s for %s", acme_field_directive[field],
-                                            acme_server_id(ptemp, s));
-            acme_ctx *scratch = acme_ctx_open(ptemp, scratch_dir, &why);
-            acme_cert *alone = NULL;
-
-            /* Valid alone: it clashes with the certificate of another server. */
-            if (scratch && field == F_ENABLED &&
-                acme_ctx_add_cert(scratch, &cfg, &alone, NULL) == ACME_OK &&
-                (owner = apr_hash_get(owners,
-                                      apr_pstrcat(ptemp, dir, "\nname:", acme_cert_name(alone),
-                                                  NULL),
-                                      APR_HASH_KEY_STRING))) {
-                msg = apr_psprintf(ptemp, "%s; the other one is managed for %s with different "
-                                   "settings (make the settings equal, or set ACMEDomains)",
-                                   msg, acme_server_id(ptemp, owner));
-            }
-            else if (field == F_ENABLED && !c->where[F_DOMAINS].file) {
-                msg = apr_pstrcat(ptemp, msg, " (the names come from ServerName and "
-                                  "ServerAlias; ACMEDomains sets them explicitly)", NULL);
-            }
-            acme_ctx_destroy(scratch);
-            acme_config_error(where, what, msg);
-        }
+        acme_report(ptemp, scratch_dir, dir, s, c, acme_err_text(ptemp, st, err), owners);
     }
     for (hi = apr_hash_first(ptemp, groups); hi; hi = apr_hash_next(hi)) {
         acme_ctx_destroy(apr_hash_this_val(hi));
@@ -884,8 +984,10 @@ static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
                             server_rec *main_server)
 {
     long uid = -1, gid = -1;
+    apr_array_header_t *managed;
     acme_store_rt *rt;
     server_rec *s;
+    int i;
 
     (void)plog;
     acme_stores = NULL;
@@ -900,17 +1002,19 @@ static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     for (s = main_server; s; s = s->next) {
-        acme_srv_conf *c = acme_conf(s);
+        acme_conf(s)->binding = NULL;
+    }
+    managed = acme_managed_servers(ptemp, main_server);
+    for (i = 0; i < managed->nelts; ++i) {
         acme_cert_config cfg;
         acme_binding *b;
         acme_error *err = NULL;
         acme_status st;
         const char *key, *why = NULL;
+        acme_srv_conf *c;
 
-        c->binding = NULL;
-        if (!acme_is_managed(c)) {
-            continue;
-        }
+        s = APR_ARRAY_IDX(managed, i, server_rec *);
+        c = acme_conf(s);
         if (!(rt = acme_store_for(pconf, acme_store_dir(c), &why))) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ACMELOGNO(01021)
                          "%s: ACME store %s: %s", acme_server_where(ptemp, s, c),
