@@ -24,6 +24,7 @@ error log is shown when a test fails.
 """
 
 import os
+import pwd
 import re
 import signal
 import socket
@@ -38,6 +39,11 @@ import harness
 NGINX = "/usr/sbin/nginx"
 WORKER_USER = "nobody"
 WORKER_GROUP = "nogroup"
+
+
+def pwd_uid(user):
+    """The uid of ``user``."""
+    return pwd.getpwnam(user).pw_uid
 
 
 def module_path():

@@ -1,0 +1,311 @@
+"""nginx -t: configuration errors of the module are refused with a message that names the
+problem and the file:line where it is, and a good configuration needs no ssl_certificate."""
+
+import os
+import re
+
+import harness
+import nginx_harness
+
+# Each case: (name, http block body, line needle, expected message regex, main-context extra).
+# The line needle is a substring of the line the error must point at.
+CASES = [
+    ("regex server name", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name ~^www\\d+\\.example\\.org$;
+            acme on;
+        }""", "acme on;",
+     r'the regular expression server name "~\^www\\d\+\\\.example\\\.org\$" cannot be a '
+     r'certificate name; list the names with "acme_domains"'),
+    ("wildcard without dns-01", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name *.example.org;
+            acme on;
+        }""", "acme on;",
+     r'wildcard name "\*\.example\.org" needs the dns-01 challenge'),
+    ("leading-dot name without dns-01", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name .example.org;
+            acme on;
+        }""", "acme on;",
+     r'wildcard name "\*\.example\.org" needs the dns-01 challenge'),
+    ("trailing wildcard", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name www.example.*;
+            acme on;
+        }""", "acme on;",
+     r'the server name "www\.example\.\*" with a trailing wildcard cannot be a certificate name'),
+    ("no names", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            acme on;
+        }""", "acme on;",
+     r'no names for the certificate: set "server_name" or "acme_domains"'),
+    ("invalid name", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name _;
+            acme on;
+        }""", "acme on;", r'invalid domain name "_"'),
+    ("bad key type", """
+        acme_key_type ed25519;
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }""", "acme_key_type",
+     r'invalid key type "ed25519" \(use ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or '
+     r'rsa-4096\)'),
+    ("two ECDSA key types", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_key_type ecdsa-p256 ecdsa-p384;
+            acme on;
+        }""", "acme_key_type",
+     r'two key types must be one ECDSA and one RSA type, not "ecdsa-p256" and "ecdsa-p384"'),
+    ("three key types", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_key_type ecdsa-p256 rsa-2048 rsa-4096;
+            acme on;
+        }""", "acme_key_type", r'invalid number of arguments in "acme_key_type" directive'),
+    ("bad challenge", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_challenge http-02;
+            acme on;
+        }""", "acme_challenge",
+     r'invalid challenge type "http-02" \(use http-01, tls-alpn-01 or dns-01\)'),
+    ("missing acme_ca", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }""", "acme on;", r'no ACME CA directory URL is configured', "no-ca"),
+    ("plain http CA", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_ca http://ca.example.org/dir;
+            acme on;
+        }""", "acme on;",
+     r'CA directory URL "http://ca\.example\.org/dir" must start with https://'),
+    ("acme on|off", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme yes;
+        }""", "acme yes;",
+     r'invalid value "yes" in "acme" directive, it must be "on" or "off"'),
+    ("acme_agree_tos value", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_agree_tos maybe;
+            acme on;
+        }""", "acme_agree_tos maybe",
+     r'invalid value "maybe" in "acme_agree_tos" directive, it must be "on" or "off"'),
+    ("renew window", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_renew_window soon;
+            acme on;
+        }""", "acme on;", r'expected a duration like 30d or a percentage like 33%'),
+    ("dns-01 without hook", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_challenge dns-01;
+            acme on;
+        }""", "acme on;", r'the dns-01 challenge needs a DNS hook program'),
+    ("dns hook not executable", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_challenge dns-01;
+            acme_dns_hook /nonexistent/hook.sh;
+            acme on;
+        }""", "acme on;", r'DNS hook "/nonexistent/hook\.sh" is not an executable file'),
+    ("dns wait too long", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_dns_wait 2h;
+            acme on;
+        }""", "acme on;", r'"acme_dns_wait" must be at most 1h'),
+    ("EAB algorithm", """
+        acme_eab kid-1 c2VjcmV0 HS1;
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }""", "acme_eab",
+     r'invalid EAB MAC algorithm "HS1" \(use HS256, HS384 or HS512\)'),
+    ("EAB key not base64url", """
+        acme_eab kid-1 "not base64!";
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }""", "acme on;",
+     r'the external account binding HMAC key is not base64url-encoded'),
+    ("bad email", """
+        acme_email "not an address";
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }""", "acme on;", r'invalid contact email address "not an address"'),
+    ("bad profile", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_profile "short lived";
+            acme on;
+        }""", "acme on;", r'invalid ACME profile name "short lived"'),
+    ("ssl_certificate in a managed server", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            ssl_certificate /etc/ssl/certs/ssl-cert-snakeoil.pem;
+            ssl_certificate_key /etc/ssl/private/ssl-cert-snakeoil.key;
+            acme on;
+        }""", "acme on;",
+     r'"ssl_certificate" and "ssl_certificate_key" cannot be set in a server with "acme on"'),
+    ("same store name, different settings", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }
+        server {
+            listen 127.0.0.1:%(http)d ssl;
+            server_name a.example.org;
+            acme_key_type rsa-2048;
+            acme on;  # second
+        }""", "acme on;  # second", r'two certificates would share the store name "a\.example\.org"'),
+    ("acme in a location", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            location / { acme on; }
+        }""", "location / { acme on; }", r'"acme" directive is not allowed here'),
+    ("acme_status with an argument", """
+        server {
+            listen 127.0.0.1:%(http)d;
+            location /s { acme_status json; }
+        }""", "acme_status json", r'invalid number of arguments in "acme_status" directive'),
+    ("duplicate acme_ca", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_ca https://one.example/dir;
+            acme_ca https://two.example/dir;
+            acme on;
+        }""", "two.example", r'"acme_ca" directive is duplicate'),
+    ("CA listed twice", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_ca https://one.example/dir https://one.example/dir;
+            acme on;
+        }""", "acme_ca https://one", r'"https://one\.example/dir" is listed twice in "acme_ca"'),
+    ("acme_store in a server", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_store /tmp/x;
+            acme on;
+        }""", "acme_store /tmp/x", r'"acme_store" directive is not allowed here'),
+]
+
+
+def line_of(text, needle):
+    for i, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return i
+    raise AssertionError("%r not in config" % needle)
+
+
+@nginx_harness.require_module
+class TestConfigErrors(nginx_harness.NginxTestCase):
+
+    def test_errors_name_file_and_line(self):
+        ngx = self.nginx()
+        for case in CASES:
+            name, body, needle, pattern = case[:4]
+            no_ca = len(case) > 4 and case[4] == "no-ca"
+            with self.subTest(name):
+                ngx.ca_url = None if no_ca else "https://127.0.0.1:1/dir"
+                ngx.write_config(body % self.ports())
+                with open(ngx.conf_path) as f:
+                    text = f.read()
+                rc, out = ngx.test_config()
+                self.assertNotEqual(rc, 0, out)
+                self.assertIn("[emerg]", out)
+                self.assertRegex(out, pattern)
+                where = "%s:%d" % (ngx.conf_path, line_of(text, needle))
+                # The message and its location are on one line.
+                self.assertRegex(out, pattern + r'.* in ' + re.escape(where) + r'\b', out)
+                self.assertIn("test failed", out)
+
+    def test_good_configuration_needs_no_ssl_certificate(self):
+        ngx = self.nginx()
+        ngx.ca_url = "https://127.0.0.1:1/dir"
+        hook = harness.dns_hook_path()
+        ngx.write_config("""
+            acme_email admin@example.org;
+            acme_key_type ecdsa-p384;
+            server {
+                listen 127.0.0.1:%(http)d;
+                listen 127.0.0.1:%(https)d ssl;
+                server_name a.example.org b.example.org;
+                acme on;
+                location = /status { acme_status; }
+            }
+            server {
+                listen 127.0.0.1:%(https)d ssl;
+                server_name c.example.org;
+                acme_key_type ecdsa-p256 rsa-2048;
+                acme_challenge tls-alpn-01;
+                acme_renew_window 30d;
+                acme on;
+            }
+            server {
+                listen 127.0.0.1:%(https)d ssl;
+                server_name .example.net;
+                acme_challenge dns-01;
+                acme_dns_hook %(hook)s;
+                acme_dns_wait 5s;
+                acme_profile shortlived;
+                acme on;
+            }
+            server {
+                listen 127.0.0.1:%(http)d;
+                server_name d.example.org;
+                acme off;
+                return 301 https://$host$request_uri;
+            }
+        """ % self.ports(hook=hook))
+        rc, out = ngx.test_config()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("test is successful", out)
+        # The store exists, belongs to the worker user, and holds a fallback per certificate
+        # and key type.
+        st = os.stat(ngx.store)
+        self.assertEqual(st.st_uid, nginx_harness.pwd_uid(nginx_harness.WORKER_USER))
+        self.assertEqual(st.st_mode & 0o777, 0o700)
+        fallbacks = sorted(os.listdir(os.path.join(ngx.store, "fallback")))
+        self.assertEqual(fallbacks, ["a.example.org", "c.example.org", "example.net"])
+        self.assertEqual(sorted(os.listdir(os.path.join(ngx.store, "fallback", "c.example.org"))),
+                         ["ecdsa-p256.pem", "rsa-2048.pem"])
+        self.assertEqual(os.listdir(os.path.join(ngx.store, "fallback", "a.example.org")),
+                         ["ecdsa-p384.pem"])
