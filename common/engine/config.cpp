@@ -170,7 +170,10 @@ void validate(CertConfig& c) {
         }
     }
     if (!c.renew_window.empty()) parse_renew_window(c.renew_window);
-    c.name = layout::cert_name(c.name.empty() ? c.domains.front() : c.name);
+    std::string derived = c.domains.front();
+    // The colons of an IPv6 literal are not store-name characters.
+    if (is_ip_literal(derived)) std::replace(derived.begin(), derived.end(), ':', '_');
+    c.name = layout::cert_name(c.name.empty() ? derived : c.name);
     validate(c.account);
 }
 
