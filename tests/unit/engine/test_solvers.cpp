@@ -1,0 +1,190 @@
+// engine/solvers: the dns-01 hook (argv, failure output, propagation wait, cancellation) and the
+// store-backed http-01 / tls-alpn-01 solvers.
+#include "engine/solvers.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "acme/client.h"
+#include "store/layout.h"
+#include "support/fakes.h"
+#include "util/fs.h"
+
+namespace acme::engine {
+namespace {
+
+using testing::FakeClock;
+using testing::MemStore;
+
+struct TempDir {
+    TempDir() {
+        char tmpl[] = "/tmp/acme-solvers-test-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+    std::string script(const std::string& name, const std::string& body) {
+        std::string p = path + "/" + name;
+        std::ofstream(p) << "#!/bin/sh\n" << body;
+        chmod(p.c_str(), 0755);
+        return p;
+    }
+    std::string read(const std::string& name) {
+        std::ifstream f(path + "/" + name);
+        std::stringstream ss;
+        ss << f.rdbuf();
+        return ss.str();
+    }
+    std::string path;
+};
+
+proto::Identifier dns(const std::string& v) {
+    return {"dns", v};
+}
+proto::Challenge challenge(const std::string& type, const std::string& token) {
+    proto::Challenge c;
+    c.type = type;
+    c.token = token;
+    c.url = "https://ca.test/chall/1";
+    c.status = "pending";
+    return c;
+}
+
+TEST(Dns01Hook, CalledWithSetupAndTeardown) {
+    TempDir tmp;
+    const std::string hook =
+        tmp.script("hook.sh", "echo \"$# $1 $2 $3\" >> " + tmp.path + "/argv.log\nexit 0\n");
+    FakeClock clock;
+    Dns01HookSolver s(hook, 0, clock, nullptr);
+    EXPECT_EQ(s.type(), "dns-01");
+    const std::string ka = "tokenABC.thumbprintXYZ";
+    const std::string txt = proto::Client::dns01_txt_value(ka);
+    s.present(dns("example.org"), challenge("dns-01", "tokenABC"), ka);
+    EXPECT_EQ(tmp.read("argv.log"), "3 setup example.org " + txt + "\n");
+    s.cleanup(dns("example.org"), challenge("dns-01", "tokenABC"), ka);
+    EXPECT_EQ(tmp.read("argv.log"),
+              "3 setup example.org " + txt + "\n3 teardown example.org " + txt + "\n");
+    EXPECT_EQ(txt.size(), 43u);
+    EXPECT_TRUE(clock.sleeps().empty());  // no propagation wait configured
+}
+
+TEST(Dns01Hook, FailureMessageCarriesTheHookOutput) {
+    TempDir tmp;
+    const std::string hook = tmp.script(
+        "hook.sh", "echo 'zone example.org not found' >&2\necho 'second line'\nexit 3\n");
+    FakeClock clock;
+    Dns01HookSolver s(hook, 30, clock, nullptr);
+    try {
+        s.present(dns("example.org"), challenge("dns-01", "t"), "t.k");
+        FAIL() << "a failing hook was accepted";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("example.org"), std::string::npos) << msg;
+        EXPECT_NE(msg.find(hook), std::string::npos) << msg;
+        EXPECT_NE(msg.find("setup"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("status 3"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("zone example.org not found"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("second line"), std::string::npos) << msg;
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+    EXPECT_TRUE(clock.sleeps().empty());  // no propagation wait after a failure
+    // cleanup never throws, even when the hook fails.
+    s.cleanup(dns("example.org"), challenge("dns-01", "t"), "t.k");
+}
+
+TEST(Dns01Hook, MissingHookFails) {
+    FakeClock clock;
+    Dns01HookSolver s("/nonexistent/hook.sh", 0, clock, nullptr);
+    EXPECT_THROW(s.present(dns("example.org"), challenge("dns-01", "t"), "t.k"), Error);
+    s.cleanup(dns("example.org"), challenge("dns-01", "t"), "t.k");
+}
+
+TEST(Dns01Hook, WaitsForPropagation) {
+    TempDir tmp;
+    FakeClock clock;
+    Dns01HookSolver s(tmp.script("hook.sh", "exit 0\n"), 5, clock, nullptr);
+    s.present(dns("example.org"), challenge("dns-01", "t"), "t.k");
+    EXPECT_EQ(clock.total_slept_ms(), 5000);
+}
+
+TEST(Dns01Hook, PropagationWaitIsCancellable) {
+    TempDir tmp;
+    FakeClock clock;
+    std::atomic<bool> cancel{false};
+    clock.on_sleep = [&](int64_t) {
+        if (clock.total_slept_ms() >= 1000) cancel.store(true);
+    };
+    Dns01HookSolver s(tmp.script("hook.sh", "exit 0\n"), 600, clock, &cancel);
+    try {
+        s.present(dns("example.org"), challenge("dns-01", "t"), "t.k");
+        FAIL() << "not cancelled";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("cancelled"), std::string::npos);
+    }
+    EXPECT_LE(clock.total_slept_ms(), 1100);
+}
+
+TEST(Http01Store, PublishesAndRemoves) {
+    MemStore store;
+    Http01StoreSolver s(store);
+    EXPECT_EQ(s.type(), "http-01");
+    const std::string token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";
+    const std::string ka = token + ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
+    s.present(dns("example.org"), challenge("http-01", token), ka);
+    EXPECT_EQ(store.load(layout::http01_challenge(token)), ka);
+    EXPECT_EQ(store.sensitivity(layout::http01_challenge(token)), Sensitivity::public_data);
+    s.cleanup(dns("example.org"), challenge("http-01", token), ka);
+    EXPECT_FALSE(store.has(layout::http01_challenge(token)));
+    s.cleanup(dns("example.org"), challenge("http-01", token), ka);  // twice is harmless
+}
+
+TEST(TlsAlpn01Store, PublishesAValidationCertificateAndRemovesIt) {
+    MemStore store;
+    TlsAlpn01StoreSolver s(store);
+    EXPECT_EQ(s.type(), "tls-alpn-01");
+    const std::string ka = "token.thumb";
+    s.present(dns("example.org"), challenge("tls-alpn-01", "token"), ka);
+    const std::string key = layout::tls_alpn01_challenge("example.org");
+    std::optional<std::string> pem = store.load(key);
+    ASSERT_TRUE(pem);
+    EXPECT_EQ(store.sensitivity(key), Sensitivity::secret);
+    crypto::PKey pkey = crypto::private_key_from_pem(*pem);
+    crypto::Chain chain = crypto::parse_pem_chain(*pem);
+    ASSERT_EQ(chain.size(), 1u);
+    X509* cert = chain.front().get();
+    EXPECT_TRUE(crypto::cert_matches_key(cert, pkey.get()));
+    EXPECT_EQ(crypto::cert_info(cert).dns_names, std::vector<std::string>{"example.org"});
+    // id-pe-acmeIdentifier (1.3.6.1.5.5.7.1.31), critical, OCTET STRING of SHA-256(ka).
+    ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+    int idx = X509_get_ext_by_OBJ(cert, oid, -1);
+    ASN1_OBJECT_free(oid);
+    ASSERT_GE(idx, 0);
+    X509_EXTENSION* ext = X509_get_ext(cert, idx);
+    EXPECT_EQ(X509_EXTENSION_get_critical(ext), 1);
+    const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(ext);
+    const std::string der(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
+                          static_cast<size_t>(ASN1_STRING_length(data)));
+    EXPECT_EQ(der, std::string("\x04\x20", 2) + crypto::sha256(ka));
+    s.cleanup(dns("example.org"), challenge("tls-alpn-01", "token"), ka);
+    EXPECT_FALSE(store.has(key));
+}
+
+TEST(MakeSolver, PicksByChallengeType) {
+    MemStore store;
+    FakeClock clock;
+    CertConfig c;
+    c.challenge = ChallengeType::http01;
+    EXPECT_EQ(make_solver(c, store, clock, nullptr)->type(), "http-01");
+    c.challenge = ChallengeType::tls_alpn01;
+    EXPECT_EQ(make_solver(c, store, clock, nullptr)->type(), "tls-alpn-01");
+    c.challenge = ChallengeType::dns01;
+    c.dns_hook = "/bin/true";
+    EXPECT_EQ(make_solver(c, store, clock, nullptr)->type(), "dns-01");
+}
+
+}  // namespace
+}  // namespace acme::engine
