@@ -1769,7 +1769,6 @@ ngx_http_acme_status_handler(ngx_http_request_t *r)
     char                       *out;
     size_t                      len;
     u_char                     *body;
-    ngx_int_t                   rc;
     ngx_str_t                   type, format;
     acme_error                 *err;
     acme_status_format          fmt;
@@ -1779,12 +1778,6 @@ ngx_http_acme_status_handler(ngx_http_request_t *r)
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
     }
 
     fmt = ACME_FORMAT_JSON;

@@ -218,6 +218,13 @@ CASES = [
             acme_ca https://one.example/dir https://one.example/dir;
             acme on;
         }""", "acme_ca https://one", r'"https://one\.example/dir" is listed twice in "acme_ca"'),
+    ("store cannot be created", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }""", "acme_store /dev/null/store", r'acme_store: mkdir /dev/null/store: Not a directory',
+     "bad-store"),
     ("acme_store in a server", """
         server {
             listen 127.0.0.1:%(https)d ssl;
@@ -240,11 +247,13 @@ class TestConfigErrors(nginx_harness.NginxTestCase):
 
     def test_errors_name_file_and_line(self):
         ngx = self.nginx()
+        good_store = ngx.store
         for case in CASES:
             name, body, needle, pattern = case[:4]
-            no_ca = len(case) > 4 and case[4] == "no-ca"
+            flag = case[4] if len(case) > 4 else None
             with self.subTest(name):
-                ngx.ca_url = None if no_ca else "https://127.0.0.1:1/dir"
+                ngx.ca_url = None if flag == "no-ca" else "https://127.0.0.1:1/dir"
+                ngx.store = "/dev/null/store" if flag == "bad-store" else good_store
                 ngx.write_config(body % self.ports())
                 with open(ngx.conf_path) as f:
                     text = f.read()
