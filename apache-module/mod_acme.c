@@ -33,7 +33,8 @@
  *     child pool stops it. The core's store lock makes exactly one child drive; the role moves
  *     on when that child exits (graceful restart, MaxConnectionsPerChild, crash).
  *  3. Certificates. At startup, ssl_add_cert_files gives mod_ssl the stored bundle (key +
- *     chain in one file) or, when none is stored yet, the core's self-signed fallback. The
+ *     chain in one file) or, when none is stored yet, the core's self-signed fallback; an
+ *     SSLCertificateFile of the same server is dropped (ACME On wins, with a warning). The
  *     ssl_add_fallback_cert_files hook is deliberately not used: mod_ssl answers every request
  *     of a server whose certificate came from that hook with 503 until the next restart,
  *     which would defeat the hot swap. At run time the SSL_CTX certificate callback installed
@@ -1077,9 +1078,13 @@ static int acme_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t 
         return DECLINED;
     }
     if (cert_files->nelts) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(01030)
-                     "%s has ACME On and SSLCertificateFile: the ACME certificate is served",
-                     acme_server_id(p, s));
+        /* ACME On wins: with both in the SSL_CTX, OpenSSL could pick the static certificate
+         * of the other key type by the client's signature algorithms. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(01030)
+                     "%s has ACME On: its SSLCertificateFile/SSLCertificateKeyFile (%s) are "
+                     "not used", acme_server_id(p, s), APR_ARRAY_IDX(cert_files, 0, const char *));
+        apr_array_clear(cert_files);
+        apr_array_clear(key_files);
     }
     n = acme_cert_key_count(c->binding->cert);
     for (i = 0; i < n; ++i) {

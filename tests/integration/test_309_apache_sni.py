@@ -56,6 +56,31 @@ class TestSni(HttpdTestCase):
         other = harness.cert_info(httpd.chain("other.example.org").leaf)["fingerprint_sha256"]
         self.assertEqual(other, managed_fp if managed_first else static_fp)
 
+    def test_acme_on_wins_over_certificate_file(self):
+        # A managed host that still has an (RSA) SSLCertificateFile: only the ACME (ECDSA)
+        # certificate is served; an RSA-only client does not get the static one.
+        httpd = self.httpd()
+        pebble = self.start_pebble(httpd)
+        key = self.ws.file("rsa", "static.key")
+        cert = self.ws.file("rsa", "static.pem")
+        harness.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                     "-out", cert, "-days", "2", "-subj", "/CN=managed.example.org",
+                     "-addext", "subjectAltName=DNS:managed.example.org"])
+        httpd.write_config(httpd.base_config() + httpd.acme_globals(pebble) +
+                           httpd.http_vhost() + httpd.managed_vhost(
+                               "managed.example.org",
+                               extra="    SSLCertificateFile %s\n    SSLCertificateKeyFile %s"
+                               % (cert, key)))
+        httpd.start()
+        self.assertRegex(httpd.error_log_text(),
+                         r"ACME01030: .*managed\.example\.org.* are not used")
+        tls = self.wait_for_pebble_cert(httpd, pebble, "managed.example.org")
+        self.assertEqual(harness.cert_info(tls.leaf)["key_type"], "ec")
+        rsa_only = httpd.chain("managed.example.org", sigalgs="RSA-PSS+SHA256:RSA+SHA256",
+                               check=False)
+        self.assertFalse(rsa_only.ok and harness.cert_info(rsa_only.leaf)["key_type"] == "rsa",
+                         rsa_only.output[-2000:])
+
     def test_managed_host_is_default(self):
         self.check(managed_first=True)
 
