@@ -276,7 +276,15 @@ std::string Client::download_certificate(const std::string& url,
     static const char* kPemChain = "application/pem-certificate-chain";
     Response r = post(url, std::nullopt, "certificate", false, nullptr, kPemChain);
     std::string chain = r.http.body;
-    crypto::parse_pem_chain(chain);  // throws when it is not a PEM chain
+    try {
+        crypto::parse_pem_chain(chain);
+    } catch (const Error& e) {
+        // The CA's answer, not our configuration, is at fault: transient, like any unusable
+        // answer (parse_pem_chain's Error(invalid) would wait for a configuration change).
+        throw Error(Status::protocol,
+                    "certificate " + url + ": the CA's answer is not a PEM certificate chain (" +
+                        e.what() + ")");
+    }
     if (preferred_issuer_cn.empty()) return chain;
 
     auto topmost_issuer = [](const std::string& pem) {
