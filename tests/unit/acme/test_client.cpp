@@ -493,7 +493,16 @@ TEST_F(ClientTest, DownloadUnknownPreferenceFallsBackToDefault) {
 TEST_F(ClientTest, DownloadRefusesSomethingThatIsNotAChain) {
     expect_head("n1");
     transport.then(pem_response("<html>oops</html>"));
-    EXPECT_THROW(client.download_certificate("https://ca.test/cert/1"), Error);
+    try {
+        client.download_certificate("https://ca.test/cert/1");
+        FAIL() << "accepted";
+    } catch (const Error& e) {
+        // The CA's fault, not the configuration's: transient, and it says where.
+        EXPECT_EQ(e.status(), Status::protocol);
+        EXPECT_FALSE(e.permanent());
+        EXPECT_NE(std::string(e.what()).find("https://ca.test/cert/1"), std::string::npos)
+            << e.what();
+    }
 }
 
 TEST_F(ClientTest, RevokeWithAccountKey) {
