@@ -119,10 +119,11 @@ typedef struct acme_where {
     unsigned line;
 } acme_where;
 
+/* What the certificate callback of a managed server needs (shared by servers with identical
+ * settings). */
 typedef struct acme_binding {
     acme_ctx *ctx;
     acme_cert *cert;
-    server_rec *first;  /* the first server that uses it (for messages) */
 } acme_binding;
 
 typedef struct acme_srv_conf {
@@ -1027,7 +1028,6 @@ static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         if (!(b = apr_hash_get(rt->certs, key, APR_HASH_KEY_STRING))) {
             b = apr_pcalloc(pconf, sizeof(*b));
             b->ctx = rt->ctx;
-            b->first = s;
             st = acme_ctx_add_cert(rt->ctx, &cfg, &b->cert, &err);
             if (st != ACME_OK) {
                 /* check_config reported the details already. */

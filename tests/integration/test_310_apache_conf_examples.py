@@ -19,7 +19,7 @@ def examples():
 
 class TestConfExamples(HttpdTestCase):
 
-    def rewrite(self, httpd, text, pebble=None):
+    def rewrite(self, httpd, text, pebble=None, add_store=True):
         """The example with the test's ports, module, store, files (and CA, for pebble)."""
         htdocs = os.path.join(httpd.dir, "htdocs")
         cert, key = self.ws.ca.issue("legacy", dns=("legacy.example.org",), ips=())
@@ -35,7 +35,7 @@ class TestConfExamples(HttpdTestCase):
         for old, new in subst:
             text = text.replace(old, new)
         text = re.sub(r"DocumentRoot /var/www/\S*", "DocumentRoot %s" % htdocs, text)
-        if "ACMEStoreDir" not in text:
+        if add_store and "ACMEStoreDir" not in text:
             text = "ACMEStoreDir %s\n" % httpd.store_dir + text
         if pebble is not None:
             text = re.sub(r"^ACMECertificateAuthority .*$",
@@ -80,6 +80,21 @@ class TestConfExamples(HttpdTestCase):
         rc, out = httpd.configtest()
         self.assertNotEqual(rc, 0)
         self.assertIn("one ECDSA and one RSA", out)
+
+    def test_debian_mods_available_snippets(self):
+        # apache-module/acme.load + acme.conf as a2enmod would include them.
+        httpd = self.httpd()
+        parts = []
+        for name in ("acme.load", "acme.conf"):
+            with open(os.path.join(harness.source_dir(), "apache-module", name)) as f:
+                parts.append(self.rewrite(httpd, f.read(), add_store=False))
+        httpd.write_config(httpd.base_config(modules=MODULES).replace(
+            "LoadModule acme_module %s\n" % module_path(), "") + "".join(parts) +
+            "ACMECertificateAuthority https://ca.example/dir\n" +
+            httpd.managed_vhost("example.org"))
+        rc, out = httpd.configtest()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("Syntax OK", out)
 
     def test_basic_example_obtains_certificate(self):
         httpd = self.httpd()
