@@ -1774,7 +1774,8 @@ ngx_http_acme_status_handler(ngx_http_request_t *r)
     acme_status_format          fmt;
     ngx_http_acme_main_conf_t  *amcf;
 
-    static u_char  empty[] = "{\n  \"version\": 1,\n  \"certificates\": []\n}\n";
+    static u_char  empty[] = "{\n  \"version\": 1,\n"
+                             "  \"certificates\": []\n}\n";
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;

@@ -55,8 +55,10 @@ class TestReloadAndSharedStore(nginx_harness.NginxTestCase):
         harness.wait_until(lambda: harness.http_get(
             "http://127.0.0.1:%d/" % self.http_port).body == b"two\n", timeout=20,
             what="the new configuration to answer")
-        new_workers = ngx.worker_pids()
-        self.assertFalse(set(new_workers) & set(old_workers))
+        new_workers = harness.wait_until(
+            lambda: (lambda pids: pids if len(pids) == 2 and not set(pids) & set(old_workers)
+                     else None)(ngx.worker_pids()),
+            timeout=20, what="two workers of the new configuration")
 
         # The certificate is served in the end, by the new workers, without another reload.
         tls = nginx_harness.wait_for_issuer(self.https_port, name, pebble.issued_root_file(),
