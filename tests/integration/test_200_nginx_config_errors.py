@@ -303,7 +303,25 @@ class TestConfigErrors(nginx_harness.NginxTestCase):
                 acme off;
                 return 301 https://$host$request_uri;
             }
-        """ % self.ports(hook=hook))
+            # A regular-expression server_name with explicit names.
+            server {
+                listen 127.0.0.1:%(https)d ssl;
+                server_name ~^shop\d+\.example\.org$;
+                acme_domains shop1.example.org shop2.example.org;
+                acme on;
+            }
+            # The same names and settings in two servers: one certificate.
+            server {
+                listen 127.0.0.1:%(https)d ssl;
+                server_name e.example.org;
+                acme on;
+            }
+            server {
+                listen 127.0.0.1:%(other)d ssl;
+                server_name e.example.org;
+                acme on;
+            }
+        """ % self.ports(hook=hook, other=harness.free_port()))
         rc, out = ngx.test_config()
         self.assertEqual(rc, 0, out)
         self.assertIn("test is successful", out)
@@ -313,7 +331,8 @@ class TestConfigErrors(nginx_harness.NginxTestCase):
         self.assertEqual(st.st_uid, nginx_harness.pwd_uid(nginx_harness.WORKER_USER))
         self.assertEqual(st.st_mode & 0o777, 0o700)
         fallbacks = sorted(os.listdir(os.path.join(ngx.store, "fallback")))
-        self.assertEqual(fallbacks, ["a.example.org", "c.example.org", "example.net"])
+        self.assertEqual(fallbacks, ["a.example.org", "c.example.org", "e.example.org",
+                                     "example.net", "shop1.example.org"])
         self.assertEqual(sorted(os.listdir(os.path.join(ngx.store, "fallback", "c.example.org"))),
                          ["ecdsa-p256.pem", "rsa-2048.pem"])
         self.assertEqual(os.listdir(os.path.join(ngx.store, "fallback", "a.example.org")),
