@@ -81,6 +81,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* mod_ssl's optional init_server hook (mod_ssl_openssl.h, which Debian's apache2-dev lacks). */
@@ -982,6 +983,34 @@ static void acme_check_protocols(apr_pool_t *p, server_rec *s, const acme_srv_co
     }
 }
 
+/* The children (uid/gid) must reach the store, which the parent made theirs: warn when a
+ * directory above it is closed to them (the driver would fail on every attempt). */
+static void acme_check_traversable(apr_pool_t *p, server_rec *s, const char *dir, uid_t uid,
+                                   gid_t gid)
+{
+    char *path = apr_pstrdup(p, dir), *slash;
+    struct stat st;
+
+    while ((slash = strrchr(path, '/')) != NULL) {
+        *slash = '\0';
+        if (!*path) {
+            break;
+        }
+        if (stat(path, &st) != 0) {
+            continue;
+        }
+        if (!((st.st_mode & S_IXOTH) || (st.st_uid == uid && (st.st_mode & S_IXUSR)) ||
+              (st.st_gid == gid && (st.st_mode & S_IXGRP)))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(01025)
+                         "ACME store %s: the directory %s is not searchable by the User/Group "
+                         "of the children (uid %ld, gid %ld), which do the ACME work: "
+                         "chmod o+x it or choose another ACMEStoreDir", dir, path, (long)uid,
+                         (long)gid);
+            return;
+        }
+    }
+}
+
 static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *main_server)
 {
@@ -1061,6 +1090,9 @@ static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main_server, ACMELOGNO(01024)
                          "ACME store %s: %s", rt->dir, acme_err_text(ptemp, st, err));
             return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (uid >= 0) {
+            acme_check_traversable(ptemp, main_server, rt->dir, (uid_t)uid, (gid_t)gid);
         }
     }
     return OK;

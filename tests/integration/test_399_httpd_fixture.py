@@ -357,6 +357,22 @@ class TestHttpdFixture(HttpdTestCase):
         for p in [pid] + children:
             self.assertFalse(os.path.exists("/proc/%d" % p), p)
 
+    def test_warns_when_store_is_out_of_reach(self):
+        pebble = self.start_pebble()
+        httpd = self.httpd()
+        closed = os.path.join(httpd.dir, "closed")
+        os.makedirs(closed, mode=0o700)
+        os.chmod(closed, 0o700)
+        httpd.write_config(httpd.base_config() + httpd.acme_globals(pebble, store=False) +
+                           "ACMEStoreDir %s/store\n" % closed +
+                           httpd.managed_vhost("www.example.org"))
+        httpd.start()
+        self.assertRegex(httpd.error_log_text(),
+                         r"ACME01025: ACME store %s/store: the directory %s is not searchable"
+                         % (closed, closed))
+        # Still serving (the fallback).
+        self.assertTrue(httpd.chain("www.example.org").ok)
+
 
 if __name__ == "__main__":
     unittest.main()
