@@ -1497,7 +1497,8 @@ ngx_http_acme_init_process(ngx_cycle_t *cycle)
 
     if (geteuid() == 0) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "acme: worker processes run as root; ACME never does: "
+                      "acme: this process runs as root (\"user root\" or "
+                      "\"master_process off\"), and ACME never does: "
                       "certificates are not obtained or renewed (set the "
                       "\"user\" directive to an unprivileged user)");
         return NGX_OK;
