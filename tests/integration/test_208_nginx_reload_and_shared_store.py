@@ -1,9 +1,11 @@
 """nginx process model: `nginx -s reload` while an order is in flight (held at the CA front)
 still ends with the certificate served, the driver role moving to a worker of the new
-configuration; and two nginx instances on one store never order one certificate twice (orders
-counted at the CA front)."""
+configuration; the role also moves on when the driving worker is killed; and two nginx instances
+on one store never order one certificate twice (orders counted at the CA front)."""
 
 import json
+import os
+import signal
 import time
 import unittest
 
@@ -84,6 +86,34 @@ class TestReloadAndSharedStore(nginx_harness.NginxTestCase):
         self.assertEqual(ngx.error_log_text().count("%s: ecdsa-p256 certificate installed"
                                                     % name), 1)
         print("\nnewOrder requests: %d" % len(orders))
+
+    def test_driver_moves_on_when_its_worker_dies(self):
+        pebble = self.ws.start_pebble(http_port=self.http_port,
+                                      env={"PEBBLE_WFE_NONCEREJECT": "0"})
+        ngx = self.nginx(pebble, workers=2)
+        ngx.write_config("""
+            server {
+                listen 127.0.0.1:%(http)d;
+                listen 127.0.0.1:%(https)d ssl;
+                server_name crash.example.org;
+                acme on;
+                location = /acme-status { acme_status; }
+            }
+        """ % self.ports())
+        ngx.start(wait_ports=[self.https_port])
+        nginx_harness.wait_for_issuer(self.https_port, "crash.example.org",
+                                      pebble.issued_root_file())
+        driver = int(ngx.wait_for_log(r"acme: process (\d+) now manages").group(1))
+        log_start = ngx.log_size()
+        os.kill(driver, signal.SIGKILL)
+        # Another worker (the survivor, or the one the master starts instead) takes the lock.
+        m = ngx.wait_for_log(r"acme: process (\d+) now manages", start=log_start, timeout=30)
+        self.assertNotEqual(int(m.group(1)), driver)
+        self.assertIn(int(m.group(1)), ngx.worker_pids())
+        tls = harness.presented_chain("127.0.0.1", self.https_port,
+                                      server_name="crash.example.org")
+        harness.verify_chain(tls.certs, pebble.issued_root_file(),
+                             hostname="crash.example.org").check()
 
     def test_two_instances_one_store(self):
         pebble = self.ws.start_pebble(http_port=self.http_port,
