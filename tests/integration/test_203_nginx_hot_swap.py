@@ -1,7 +1,7 @@
-"""nginx hot swap: a forced renewal (acmectl renew --force on the same store, the http-01
-challenge answered by the running nginx) replaces the certificate under continuous full
-handshakes with zero failures, and every one of 4 workers presents the new certificate, with no
-reload."""
+"""nginx hot swap: a renewal replaces the certificate under continuous full handshakes with
+zero failures, and every one of 4 workers presents the new certificate, with no reload; once
+forced by the operators' tool (acmectl renew --force on the same store, its http-01 challenge
+answered by the running nginx), once scheduled by the module's own driver (acme_renew_window)."""
 
 import hashlib
 import os
@@ -80,43 +80,43 @@ def fingerprint(pem):
 @nginx_harness.require_module
 class TestHotSwap(nginx_harness.NginxTestCase):
 
-    def test_forced_renewal_under_load(self):
-        if not os.path.exists(harness.acmectl_path()):
-            self.skipTest("acmectl not built")
+    def start(self, renew_window=None, validity=None):
         pebble = self.ws.start_pebble(http_port=self.http_port,
-                                      env={"PEBBLE_WFE_NONCEREJECT": "0"})
+                                      env={"PEBBLE_WFE_NONCEREJECT": "0"},
+                                      config={"certificateValidityPeriod": validity}
+                                      if validity else None)
         ngx = self.nginx(pebble, workers=WORKERS)
         ngx.write_config("""
             server {
                 listen 127.0.0.1:%(http)d reuseport;
                 listen 127.0.0.1:%(https)d ssl reuseport;
                 server_name swap.example.org;
+                %(window)s
                 acme on;
                 keepalive_timeout 0;
                 location = /pid { return 200 "$pid\\n"; }
             }
-        """ % self.ports())
+        """ % self.ports(window="acme_renew_window %s;" % renew_window if renew_window
+                         else ""))
         ngx.start(wait_ports=[self.https_port])
         workers = ngx.worker_pids()
         self.assertEqual(len(workers), WORKERS)
         tls = nginx_harness.wait_for_issuer(self.https_port, NAME, pebble.issued_root_file())
+        ngx.wait_for_log(r"acme: %s: done in" % NAME)
+        return pebble, ngx, workers, tls
+
+    def swap_under_load(self, pebble, ngx, workers, tls, renew):
+        """Continuous handshakes while ``renew()`` happens; checks what the clients saw."""
         old = fingerprint(tls.leaf)
         old_serial = harness.cert_info(tls.leaf)["serial"]
-        ngx.wait_for_log(r"acme: %s: done in" % NAME)
-
         prober = Prober(self.https_port).start()
         self.addCleanup(prober.stop)
         # Every worker serves the current certificate before the swap.
         harness.wait_until(lambda: {pid for fp, pid in prober.snapshot()[0] if fp == old}
                            >= set(workers), timeout=30, what="every worker serving the "
                            "first certificate")
-
-        # Forced renewal by the operators' tool on the same store; nginx answers http-01.
         before = len(prober.snapshot()[0])
-        cp = harness.run([harness.acmectl_path(), "renew", "--force", "--store", ngx.store,
-                          "--ca", pebble.directory_url, "--ca-root", pebble.ca_root,
-                          "--agree-tos", "-d", NAME], timeout=120)
-        self.assertIn(b"ecdsa-p256.pem", cp.stdout)
+        renew()
         during = len(prober.snapshot()[0]) - before
 
         def new_everywhere():
@@ -129,7 +129,7 @@ class TestHotSwap(nginx_harness.NginxTestCase):
             if {pid for f, pid in results if f == fp} >= set(workers):
                 return fp
             return None
-        new_fp = harness.wait_until(new_everywhere, timeout=30,
+        new_fp = harness.wait_until(new_everywhere, timeout=60,
                                     what="every worker presenting the renewed certificate")
         # From now on only the new certificate is presented.
         mark = len(prober.snapshot()[0])
@@ -140,7 +140,6 @@ class TestHotSwap(nginx_harness.NginxTestCase):
 
         self.assertEqual(errors, [], "no failed handshake or request")
         self.assertGreaterEqual(len(results), mark + 200)
-        self.assertGreater(during, 0, "handshakes while acmectl renewed")
         self.assertEqual({fp for fp, _ in results}, {old, new_fp})
         self.assertEqual({fp for fp, _ in results[mark + 50:]}, {new_fp})
         self.assertEqual({pid for _, pid in results}, set(workers))
@@ -150,5 +149,32 @@ class TestHotSwap(nginx_harness.NginxTestCase):
         self.assertEqual(fingerprint(tls.leaf), new_fp)
         self.assertNotEqual(harness.cert_info(tls.leaf)["serial"], old_serial)
         harness.verify_chain(tls.certs, pebble.issued_root_file(), hostname=NAME).check()
-        print("\n%d handshakes, %d failures; %d while acmectl renewed, %d after the swap" % (
+        print("\n%d handshakes, %d failures; %d while renewing, %d after the swap" % (
             len(results), len(errors), during, len(results) - mark))
+        return during
+
+    def test_forced_renewal_under_load(self):
+        """acmectl renew --force on the same store; nginx answers its http-01 challenge."""
+        if not os.path.exists(harness.acmectl_path()):
+            self.skipTest("acmectl not built")
+        pebble, ngx, workers, tls = self.start()
+
+        def renew():
+            cp = harness.run([harness.acmectl_path(), "renew", "--force", "--store", ngx.store,
+                              "--ca", pebble.directory_url, "--ca-root", pebble.ca_root,
+                              "--agree-tos", "-d", NAME], timeout=120)
+            self.assertIn(b"ecdsa-p256.pem", cp.stdout)
+        during = self.swap_under_load(pebble, ngx, workers, tls, renew)
+        self.assertGreater(during, 0, "handshakes while acmectl renewed")
+
+    def test_scheduled_renewal_by_the_driver(self):
+        """The module's own driver renews when acme_renew_window says so (1-hour certificates,
+        renewed 3590 s before expiry, i.e. about 10 s after issuance)."""
+        pebble, ngx, workers, tls = self.start(renew_window="3590s", validity=3600)
+        log_start = ngx.log_size()
+
+        def renew():
+            ngx.wait_for_log(r"acme: %s: ecdsa-p256 certificate installed" % NAME,
+                             start=log_start, timeout=60)
+        self.swap_under_load(pebble, ngx, workers, tls, renew)
+        self.assertIn("ordering a certificate", ngx.error_log_text()[log_start:])
