@@ -26,12 +26,9 @@ error log is shown when a test fails.
 import os
 import pwd
 import re
-import signal
 import socket
 import ssl
-import subprocess
 import textwrap
-import time
 import unittest
 
 import harness

@@ -8,7 +8,6 @@ import os
 import socket
 import ssl
 import threading
-import time
 
 import harness
 import nginx_harness

@@ -1,7 +1,6 @@
 """nginx acme_status: JSON per certificate (names, key types, issuer, not-after, next renewal,
 last error, CA) and Prometheus text with ?format=prometheus; GET/HEAD only."""
 
-import json
 import re
 import time
 
