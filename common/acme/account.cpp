@@ -14,14 +14,16 @@ void check_terms(const Client::NewAccount& req, const Directory& dir) {
     if (!dir.terms_of_service.empty() && !req.agree_tos) {
         throw Error(Status::invalid,
                     "acme: the CA " + dir.url + " requires agreeing to its terms of service (" +
-                        dir.terms_of_service + "); set acme_agree_tos on / ACMEAgreeTOS On",
+                        dir.terms_of_service +
+                        "); agree to them (nginx: acme_agree_tos on; httpd: ACMEAgreeTOS On; "
+                        "acmectl: --agree-tos)",
                     true);
     }
     if (dir.external_account_required && req.eab_kid.empty()) {
         throw Error(Status::invalid,
                     "acme: the CA " + dir.url +
-                        " requires an external account binding; set acme_eab KID KEY / "
-                        "ACMEExternalAccountBinding KID KEY",
+                        " requires an external account binding (nginx: acme_eab KID KEY; httpd: "
+                        "ACMEExternalAccountBinding KID KEY; acmectl: --eab-kid KID --eab-hmac KEY)",
                     true);
     }
 }

@@ -1,6 +1,7 @@
 #include "engine/config.h"
 
 #include <arpa/inet.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,7 +107,8 @@ void validate(AccountConfig& a) {
             invalid("CA root file " + quoted(a.ca_root) + " is not readable");
     }
     for (std::string& c : a.contacts) {
-        if (c.rfind("mailto:", 0) != 0) c = "mailto:" + c;
+        if (c.size() >= 7 && strncasecmp(c.c_str(), "mailto:", 7) == 0) c = c.substr(7);
+        c = "mailto:" + c;
         std::string addr = c.substr(7);
         size_t at = addr.find('@');
         if (at == std::string::npos || at == 0 || at + 1 >= addr.size() ||

@@ -125,6 +125,8 @@ TEST_F(AccountTest, TermsNotAgreedIsPermanentAndNamesTheSetting) {
         const std::string msg = e.what();
         EXPECT_NE(msg.find("acme_agree_tos"), std::string::npos) << msg;
         EXPECT_NE(msg.find("ACMEAgreeTOS"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("--agree-tos"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("ACMEAgreeTOS"), std::string::npos) << msg;
         EXPECT_NE(msg.find("https://ca.test/tos.pdf"), std::string::npos) << msg;
     }
     EXPECT_EQ(registrations(), 0u);

@@ -193,10 +193,11 @@ TEST(Config, Contacts) {
     EXPECT_REFUSED(c, "ops@");
     c.account.contacts = {"mailto:"};
     EXPECT_REFUSED(c, "contact");
-    c.account.contacts = {"ops@example.org", "mailto:dev@example.org"};
+    c.account.contacts = {"ops@example.org", "mailto:dev@example.org", "MAILTO:sec@example.org"};
     validate(c);
     EXPECT_EQ(c.account.contacts,
-              (std::vector<std::string>{"mailto:ops@example.org", "mailto:dev@example.org"}));
+              (std::vector<std::string>{"mailto:ops@example.org", "mailto:dev@example.org",
+                                        "mailto:sec@example.org"}));
 }
 
 TEST(Config, ExternalAccountBinding) {
