@@ -79,7 +79,7 @@ Engine::Engine(EngineOptions options)
     : options_(std::move(options)), clock_(options_.clock ? *options_.clock : system_clock()) {
     if (options_.store_dir.empty()) fail_invalid("no store directory configured");
     if (options_.max_concurrency == 0) options_.max_concurrency = 2;
-    if (options_.lock_retry_ms == 0) options_.lock_retry_ms = 5000;
+    if (options_.lock_retry_ms == 0) options_.lock_retry_ms = 2000;
     store_ = std::make_unique<FsStore>(options_.store_dir);
 }
 
@@ -259,6 +259,7 @@ std::vector<crypto::KeyType> Engine::due_types(ManagedCert& mc, bool force, int6
 
 std::unique_ptr<Transport> Engine::transport_for(const AccountConfig& account) const {
     TransportOptions t;
+    t.cancel = &stopping_;
     t.ca_file = account.ca_root;
     t.user_agent = std::string("acme-module/") + ACME_VERSION_STRING;
     if (!options_.user_agent.empty()) t.user_agent += " " + options_.user_agent;
@@ -485,10 +486,19 @@ void Engine::launch(ManagedCert& mc, bool ari_only) {
                     due_types(*wp->cert, false, clock_.now(), nullptr);
                 if (!types.empty()) order(*wp->cert, types, &stopping_);
             }
-        } catch (const std::exception& e) {
-            // order() logged and recorded it; anything else is logged here.
-            if (!ari_only && stopping_.load())
+        } catch (const Error& e) {
+            if (e.status() == Status::busy) {
+                // Another process (acmectl, a second server on this store) is ordering it:
+                // look again after the lock retry interval, without counting a failure.
+                std::lock_guard<std::mutex> g(mu_);
+                wp->cert->busy_until_ms_ = clock_.now_ms() + options_.lock_retry_ms;
+                ACME_LOG_INFO("%s; looking again in %u ms", e.what(), options_.lock_retry_ms);
+            } else if (stopping_.load()) {
                 ACME_LOG_INFO("acme: %s: stopped: %s", wp->cert->name().c_str(), e.what());
+            }
+            // Other failures were logged and recorded by order().
+        } catch (const std::exception& e) {
+            ACME_LOG_ERROR("acme: %s: %s", wp->cert->name().c_str(), e.what());
         }
         wp->done.store(true);
         cv_.notify_all();
@@ -517,6 +527,10 @@ void Engine::drive_once(int64_t now, int64_t& next_wake) {
         {
             std::lock_guard<std::mutex> g(mu_);
             if (mc.in_flight_) continue;
+            if (mc.busy_until_ms_ > clock_.now_ms()) {
+                next_wake = std::min(next_wake, mc.busy_until_ms_ / 1000 + 1);
+                continue;
+            }
         }
         Decision d;
         std::vector<crypto::KeyType> types;

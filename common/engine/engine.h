@@ -45,7 +45,7 @@ struct EngineOptions {
     std::string store_dir;
     std::string user_agent;  // appended to "acme-module/<version>"
     unsigned max_concurrency = 2;
-    unsigned lock_retry_ms = 5000;
+    unsigned lock_retry_ms = 2000;
     const Clock* clock = nullptr;  // nullptr = system clock
 };
 
@@ -66,7 +66,8 @@ private:
     std::string hash_;
     Store& store_;
     std::unique_ptr<cache::CachedCert> cached_;
-    bool in_flight_ = false;  // guarded by Engine::mu_
+    bool in_flight_ = false;       // guarded by Engine::mu_
+    int64_t busy_until_ms_ = 0;    // another process holds its lock; guarded by Engine::mu_
 };
 
 class Engine {

@@ -59,6 +59,8 @@ Error curl_error(CURLcode rc, const RequestContext& ctx) {
                                           std::to_string(ctx.options.max_response_bytes) +
                                           " bytes");
     }
+    if (rc == CURLE_ABORTED_BY_CALLBACK && ctx.options.cancel && ctx.options.cancel->load())
+        return Error(Status::internal, where + "cancelled");
     std::string msg = where + curl_easy_strerror(rc);
     if (ctx.errbuf && ctx.errbuf[0]) msg += std::string(" (") + ctx.errbuf + ")";
     const std::string trust =
@@ -136,6 +138,11 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* userdata) {
     return n;
 }
 
+// Called by libcurl about once a second (and on progress): a non-zero return aborts.
+int on_progress(void* data, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const std::atomic<bool>*>(data)->load() ? 1 : 0;
+}
+
 class CurlTransport : public Transport {
   public:
     explicit CurlTransport(TransportOptions options) : options_(std::move(options)) {
@@ -174,6 +181,11 @@ class CurlTransport : public Transport {
         }
         // Caps the download early when the server announces the size.
         set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_response_bytes));
+        if (options_.cancel) {
+            set(CURLOPT_NOPROGRESS, 0L);
+            set(CURLOPT_XFERINFOFUNCTION, &on_progress);
+            set(CURLOPT_XFERINFODATA, static_cast<const void*>(options_.cancel));
+        }
         set(CURLOPT_WRITEFUNCTION, &on_body);
         set(CURLOPT_WRITEDATA, static_cast<void*>(&rx));
         set(CURLOPT_HEADERFUNCTION, &on_header);

@@ -11,6 +11,7 @@
 //  - perform() may block up to the total timeout; it never blocks longer.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,6 +45,9 @@ struct TransportOptions {
     size_t max_response_bytes = 2 * 1024 * 1024;
     std::string user_agent;         // full User-Agent value
     std::string proxy;              // "" = libcurl default (honours https_proxy etc.); "none" = off
+    // When set and it becomes true, a request in flight is abandoned within about a second and
+    // perform() throws Error(internal, "cancelled"). The flag must outlive the transport.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 class Transport {

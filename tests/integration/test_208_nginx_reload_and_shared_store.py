@@ -169,11 +169,8 @@ class TestReloadAndSharedStore(nginx_harness.NginxTestCase):
         print("\nshared.example.org was found due %d times while one instance ordered it" %
               self.decisions_while_busy)
 
-    @unittest.expectedFailure
     def test_waiting_for_another_process_does_not_spin(self):
-        # Known core issue (reported to the lead): when another process holds a certificate's
-        # lock, the driver relaunches the order at once, over and over (hundreds of attempts,
-        # a thread each, in the second it takes the other process to finish). It should wait
-        # like it does for the driver lock. Remove expectedFailure when the core backs off.
+        # When another process holds a certificate's lock, the driver waits the lock retry
+        # interval before looking again, instead of relaunching the order over and over.
         self.test_two_instances_one_store()
         self.assertLess(self.decisions_while_busy, 20)

@@ -29,8 +29,9 @@
  *
  *  6. Processes. Create the context and call acme_ctx_prepare() in the privileged parent before
  *     it forks; call acme_ctx_start() in each unprivileged worker/child after the fork and
- *     acme_ctx_stop() before that process exits. Exactly one process per store and configuration
- *     drives (takes the store's driver lock); the others retry the lock every few seconds.
+ *     acme_ctx_stop() before that process exits (it returns within about a second: a request to
+ *     the CA in flight is abandoned). Exactly one process per store and configuration drives
+ *     (takes the store's driver lock); the others retry the lock every two seconds.
  *
  *  7. The handshake path (acme_ssl_cert_cb) does not allocate, parse or make syscalls in the
  *     steady state: it hands OpenSSL parsed, reference-counted objects from a per-process cache
@@ -142,7 +143,8 @@ typedef struct acme_cert_config {
     size_t n_key_types;
     /* "http-01" (default), "tls-alpn-01", "dns-01". Wildcards need dns-01. */
     const char *challenge;
-    /* dns-01: program run as `PROGRAM setup|teardown DOMAIN TXT-VALUE`. */
+    /* dns-01: program run as `PROGRAM setup|teardown DOMAIN TXT-VALUE`; it sets (removes) the TXT
+     * record _acme-challenge.DOMAIN. For a wildcard *.example.org, DOMAIN is example.org. */
     const char *dns_hook;
     /* dns-01: seconds to wait after the hook succeeded before asking the CA to validate. */
     int dns_propagation_seconds;
@@ -164,7 +166,8 @@ typedef struct acme_ctx_options {
     const char *user_agent;
     /* Orders worked on at once by the driver; 0 = 2. */
     unsigned max_concurrency;
-    /* How often a non-driving process retries the driver lock, in ms; 0 = 5000. */
+    /* How often a non-driving process retries the driver lock (and the driver a certificate
+     * that another process is ordering), in ms; 0 = 2000. */
     unsigned lock_retry_ms;
 } acme_ctx_options;
 

@@ -449,6 +449,30 @@ TEST(CurlTransport, ServerThatNeverAnswersTripsTheTotalTimeout) {
     EXPECT_EQ(server.requests().size(), 1u);  // the request did arrive
 }
 
+TEST(CurlTransport, CancelFlagAbandonsARequestInFlight) {
+    // A server that never answers, a total timeout far away: only the cancel flag can end it.
+    TinyHttpServer server([](const ReceivedRequest&) { return kHang; });
+    std::atomic<bool> cancel{false};
+    TransportOptions o = test_options();
+    o.total_timeout_ms = 600000;
+    o.cancel = &cancel;
+    auto t = make_curl_transport(o);
+    HttpRequest req;
+    req.url = server.url("/slow");
+    std::thread canceller([&] {
+        while (server.requests().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        cancel.store(true);
+    });
+    try {
+        t->perform(req);
+        ADD_FAILURE() << "perform() returned";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.status(), Status::internal);
+        EXPECT_NE(std::string(e.what()).find("cancelled"), std::string::npos) << e.what();
+    }
+    canceller.join();
+}
+
 TEST(CurlTransport, ConnectionRefusedThrowsNetworkError) {
     int port = 0;
     int fd = bound_socket(&port);  // bound, not listening: connects are refused
