@@ -23,6 +23,11 @@ ones). Two figures per host and round:
 
 Ratios are medians of the per-round ratios (ACME / static of the same round). Nothing is
 asserted; the figures go to bench/README-apache.md.
+
+Then (unless --no-micro) bench/apache_certcb_micro.c, built here against the core archive,
+measures the same comparison without httpd and without the network: server-side CPU time of
+in-process handshakes over memory BIOs, with and without the certificate callback, on the bundle
+pebble just issued. On a busy machine this is the steadier figure.
 """
 
 import argparse
@@ -112,6 +117,9 @@ def main():
     ap.add_argument("--tls", default="1.3", choices=["1.2", "1.3"])
     ap.add_argument("--key-type", default="ecdsa-p256")
     ap.add_argument("--mpm", default="event", choices=sorted(ONE_CHILD))
+    ap.add_argument("--no-micro", action="store_true", help="skip the in-process measurement")
+    ap.add_argument("--micro-rounds", type=int, default=10)
+    ap.add_argument("--micro-handshakes", type=int, default=2000)
     args = ap.parse_args()
 
     ncpu = os.cpu_count() or 1
@@ -189,6 +197,7 @@ def main():
                       res["static"]["capacity"], res["static"]["wall"], rc, rw), flush=True)
         httpd.stop()
         pebble.stop()
+        micro = None if args.no_micro else run_micro(ws, httpd.store_dir, args)
 
     print("\nhttpd %s MPM, TLS %s, %s, %d rounds x %d s x %d clients (server CPU %s, clients %s)"
           % (args.mpm, args.tls, args.key_type, args.rounds, args.seconds, args.clients,
@@ -198,7 +207,27 @@ def main():
         statistics.median(ratios_cap), min(ratios_cap), max(ratios_cap)))
     print("  wall (handshakes per second at the clients):  %.3f  (min %.3f, max %.3f)" % (
         statistics.median(ratios_wall), min(ratios_wall), max(ratios_wall)))
+    if micro:
+        print("in-process (no httpd, no network): " + micro)
     return 0
+
+
+def run_micro(ws, store_dir, args):
+    """Builds and runs bench/apache_certcb_micro.c; returns its summary line."""
+    src = os.path.join(HERE, "apache_certcb_micro.c")
+    exe = os.path.join(ws.path, "apache_certcb_micro")
+    lib = os.path.join(harness.build_dir(), "lib", "libacme_core.a")
+    include = os.path.join(os.path.dirname(HERE), "common", "include")
+    harness.run(["cc", "-O2", "-Wall", "-o", exe, src, "-I", include, lib, "-lssl", "-lcrypto",
+                 "-lcurl", "-ljansson", "-lstdc++", "-lpthread"], timeout=300)
+    store = os.path.join(ws.path, "micro-store")
+    shutil.copytree(store_dir, store)
+    argv = [exe, store, NAME, str(args.micro_rounds), str(args.micro_handshakes), args.tls]
+    if os.cpu_count() and os.cpu_count() >= 2:
+        argv = ["taskset", "-c", "0"] + argv
+    out = harness.run(argv, timeout=3600).stdout.decode()
+    sys.stdout.write(out)
+    return out.strip().splitlines()[-1]
 
 
 if __name__ == "__main__":
