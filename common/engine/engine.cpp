@@ -1,6 +1,9 @@
 #include "engine/engine.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <set>
@@ -574,6 +577,10 @@ void Engine::driver_loop() {
                 continue;
             }
             driver_active_.store(true);
+            {
+                std::lock_guard<std::mutex> g(mu_);
+                driving_since_ = clock_.now();
+            }
             ACME_LOG_NOTICE("acme: process %d now manages the certificates in %s",
                             static_cast<int>(::getpid()), store_->root().c_str());
             try {
@@ -585,8 +592,12 @@ void Engine::driver_loop() {
         const int64_t now = clock_.now();
         int64_t next_wake = now + 3600;
         drive_once(now, next_wake);
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            next_wakeup_ = next_wake;
+        }
+        publish_driver_state();
         std::unique_lock<std::mutex> g(mu_);
-        next_wakeup_ = next_wake;
         // Wake for the next decision, when an order ends, or to stop.
         size_t running = work_.size();
         cv_.wait_for(g, std::chrono::milliseconds(std::max<int64_t>(next_wake - now, 1) * 1000),
@@ -609,7 +620,33 @@ void Engine::driver_loop() {
         w->thread.join();
         w->cert->in_flight_ = false;
     }
+    if (driver_active_.load()) {
+        try {
+            store_->remove(layout::driver_state(config_id()));
+        } catch (const std::exception& e) {
+            ACME_LOG_WARN("acme: %s", e.what());
+        }
+    }
     driver_active_.store(false);
+}
+
+void Engine::publish_driver_state() {
+    Json j = Json::object();
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        j.set("pid", static_cast<int64_t>(::getpid()));
+        j.set("since", driving_since_);
+        j.set("working_on", working_on_);
+        j.set("next_wakeup", next_wakeup_);
+    }
+    std::string text = j.dump();
+    if (text == published_) return;
+    try {
+        store_->save(layout::driver_state(config_id()), text, Sensitivity::public_data);
+        published_ = std::move(text);
+    } catch (const std::exception& e) {
+        ACME_LOG_WARN("acme: publishing the driver state: %s", e.what());
+    }
 }
 
 // ---- one-shot operations ---------------------------------------------------------------------
@@ -702,11 +739,28 @@ std::string Engine::status(bool prometheus, bool all_stored) {
         }
     }
     DriverStatus ds;
-    {
+    if (driver_active_.load()) {
         std::lock_guard<std::mutex> g(mu_);
-        ds.active = driver_active_.load();
+        ds.active = ds.this_process = true;
+        ds.pid = static_cast<long>(::getpid());
+        ds.since = driving_since_;
         ds.working_on = working_on_;
         ds.next_wakeup = next_wakeup_;
+    } else if (std::optional<std::string> text = store_->load(layout::driver_state(config_id()))) {
+        // Another process drives: report what it published, if it is still alive.
+        try {
+            Json j = Json::parse(*text);
+            const long pid = static_cast<long>(j.integer("pid"));
+            if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) {
+                ds.active = true;
+                ds.pid = pid;
+                ds.since = j.integer("since");
+                ds.working_on = j.str("working_on");
+                ds.next_wakeup = j.integer("next_wakeup");
+            }
+        } catch (const Error& e) {
+            ACME_LOG_WARN("acme: driver state: %s", e.what());
+        }
     }
     const DriverStatus* dsp = driver_.joinable() ? &ds : nullptr;
     const int64_t now = clock_.now();

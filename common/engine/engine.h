@@ -124,6 +124,7 @@ private:
     std::unique_ptr<Transport> transport_for(const AccountConfig& account) const;
     void with_account(proto::Client& client, const AccountConfig& account, bool create);
     std::string config_id() const;
+    void publish_driver_state();  // the driving process's DriverStatus into the store
 
     EngineOptions options_;
     const Clock& clock_;
@@ -140,6 +141,8 @@ private:
     std::vector<std::unique_ptr<Work>> work_;  // guarded by mu_
     std::string working_on_;                   // guarded by mu_
     int64_t next_wakeup_ = 0;                  // guarded by mu_
+    int64_t driving_since_ = 0;                // guarded by mu_
+    std::string published_;                    // last driver state written (driver thread)
 };
 
 // The scheduler's randomness in production.

@@ -140,6 +140,9 @@ std::string status_json(const std::vector<CertMeta>& certs, int64_t now,
     if (driver) {
         Json d = Json::object();
         d.set_bool("active", driver->active);
+        d.set_bool("this_process", driver->this_process);
+        d.set("pid", driver->pid ? Json::integer(driver->pid) : Json());
+        d.set("since", time_json(driver->since));
         d.set("working_on", str_or_null(driver->working_on));
         d.set("next_wakeup", time_json(driver->next_wakeup));
         o.set("driver", d);
@@ -191,7 +194,7 @@ std::string status_prometheus(const std::vector<CertMeta>& certs, int64_t now,
     }
     if (driver) {
         family(out, "acme_driver_active",
-               "Whether this process drives the ACME work for its store (1) or not (0).");
+               "Whether a process drives the ACME work for this configuration (1) or not (0).");
         sample(out, "acme_driver_active", "", driver->active ? 1 : 0);
     }
     return out;

@@ -12,8 +12,8 @@
 // JSON (pretty-printed, keys sorted within each object, trailing newline; times RFC 3339 UTC,
 // null when unknown):
 //   {"version": 1,
-//    "driver": {"active": bool, "working_on": name|null, "next_wakeup": time|null}  (only when
-//                                                                                   passed)
+//    "driver": {"active": bool, "this_process": bool, "pid": int|null, "since": time|null,
+//               "working_on": name|null, "next_wakeup": time|null}  (only when passed)
 //    "certificates": [{
 //      "name", "domains": [...], "ca": directory URL|null,
 //      "key_types": {"ecdsa-p256": {"issuer", "issuer_cn", "serial", "not_before", "not_after",
@@ -31,7 +31,8 @@
 //   acme_certificate_next_renewal_seconds{name}         next_renewal, Unix seconds
 //   acme_certificate_failures{name}                     consecutive failures
 //   acme_certificate_last_success_seconds{name}         last successful order, Unix seconds
-//   acme_driver_active                                  1/0 (only when a DriverStatus is passed)
+//   acme_driver_active                                  1/0: a process drives (only when a
+//                                                       DriverStatus is passed)
 #pragma once
 
 #include <cstdint>
@@ -43,11 +44,15 @@
 
 namespace acme::engine {
 
-// What the driver of this process is doing (optional input).
+// Who drives the store's ACME work for this configuration, and what it is doing (optional
+// input). The driving process publishes it in the store, so any process can report it.
 struct DriverStatus {
-    bool active = false;      // this process holds the driver lock
-    std::string working_on;   // store name of the certificate being ordered; "" = none
-    int64_t next_wakeup = 0;  // 0 = unknown
+    bool active = false;        // some live process holds the driver lock
+    bool this_process = false;  // ... and it is the process rendering the status
+    long pid = 0;               // the driving process; 0 = unknown
+    int64_t since = 0;          // when it took the driver role; 0 = unknown
+    std::string working_on;     // store name of the certificate being ordered; "" = none
+    int64_t next_wakeup = 0;    // 0 = unknown
 };
 
 // The one-word state of a certificate at `now`, first match wins:

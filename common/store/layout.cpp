@@ -236,4 +236,9 @@ std::string fallback_bundle(const std::string& name, std::string_view key_type) 
     return "fallback/" + name + "/" + std::string(key_type) + ".pem";
 }
 
+std::string driver_state(const std::string& config_id) {
+    check_name("configuration id", config_id);
+    return "locks/driver-" + config_id + ".json";
+}
+
 }  // namespace acme::layout

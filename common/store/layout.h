@@ -10,6 +10,7 @@
 //   fallback/<name>/<keytype>.pem                   self-signed stand-in until the first issuance
 //   generation                                      shared counter, bumped after every install
 //   locks/<lock-name>.lock                          driver and per-certificate locks
+//   locks/driver-<config-id>.json                   who drives that configuration, doing what
 #pragma once
 
 #include <string>
@@ -46,6 +47,7 @@ std::string order_key(const std::string& name, std::string_view key_type);
 std::string http01_challenge(std::string_view token);  // token must be valid_token()
 std::string tls_alpn01_challenge(std::string_view identifier);
 std::string fallback_bundle(const std::string& name, std::string_view key_type);
+std::string driver_state(const std::string& config_id);
 
 constexpr const char* kCertsDir = "certs";
 constexpr const char* kAccountsDir = "accounts";

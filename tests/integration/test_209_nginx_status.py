@@ -112,3 +112,34 @@ class TestStatus(nginx_harness.NginxTestCase):
         self.assertEqual((r.status, r.body), (200, b""))
         self.assertEqual(harness.http_request("POST", url, body="x").status, 405)
         self.assertEqual(harness.http_request("DELETE", url).status, 405)
+
+    def test_every_worker_reports_the_driver(self):
+        # Only one of the workers drives; a status request answered by any other worker still
+        # names the driving process (it publishes its state in the store).
+        pebble = self.ws.start_pebble(http_port=self.http_port,
+                                      env={"PEBBLE_WFE_NONCEREJECT": "0"})
+        ngx = self.nginx(pebble, workers=4)
+        ngx.write_config("""
+            server {
+                listen 127.0.0.1:%(http)d reuseport;
+                listen 127.0.0.1:%(https)d ssl;
+                server_name good.example.org;
+                acme on;
+                location = /acme-status { acme_status; }
+            }
+        """ % self.ports())
+        ngx.start(wait_ports=[self.http_port, self.https_port])
+        nginx_harness.wait_for_issuer(self.https_port, GOOD, pebble.issued_root_file())
+        workers = set(ngx.worker_pids())
+        url = "http://127.0.0.1:%d/acme-status" % self.http_port
+        drivers, answered_by_driver = set(), []
+        for _ in range(40):
+            d = harness.http_get(url).json()["driver"]
+            self.assertTrue(d["active"], d)
+            drivers.add(d["pid"])
+            answered_by_driver.append(d["this_process"])
+        self.assertEqual(len(drivers), 1, drivers)
+        self.assertIn(drivers.pop(), workers)
+        # reuseport spreads the 40 connections over the 4 workers: some answered by others.
+        self.assertIn(False, answered_by_driver)
+

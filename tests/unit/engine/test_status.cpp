@@ -116,11 +116,16 @@ TEST(Status, JsonShowsTheAriWindowAndTheDriver) {
     m.certs[0].ari.explanation_url = "https://ca.example/incident";
     DriverStatus d;
     d.active = true;
+    d.pid = 4242;
+    d.since = kNow - 60;
     d.working_on = "example.org";
     d.next_wakeup = kNow + 30;
     Json j = Json::parse(status_json({m, failing_meta()}, kNow, &d));
     Json drv = j.get("driver");
     EXPECT_TRUE(drv.boolean("active"));
+    EXPECT_FALSE(drv.boolean("this_process", true));
+    EXPECT_EQ(drv.integer("pid"), 4242);
+    EXPECT_EQ(drv.str("since"), format_rfc3339(kNow - 60));
     EXPECT_EQ(drv.str("working_on"), "example.org");
     EXPECT_EQ(drv.str("next_wakeup"), format_rfc3339(kNow + 30));
     Json c = j.get("certificates").at(0);
@@ -135,6 +140,7 @@ TEST(Status, JsonShowsTheAriWindowAndTheDriver) {
     Json k = Json::parse(status_json({}, kNow, &idle));
     EXPECT_FALSE(k.get("driver").boolean("active", true));
     EXPECT_TRUE(k.get("driver").get("working_on").is_null());
+    EXPECT_TRUE(k.get("driver").get("pid").is_null());
     EXPECT_TRUE(k.get("driver").get("next_wakeup").is_null());
     EXPECT_EQ(k.get("certificates").size(), 0u);
     EXPECT_TRUE(k.get("certificates").is_array());
@@ -254,8 +260,8 @@ TEST(Status, PrometheusDriverGauge) {
     std::vector<std::string> got = lines(status_prometheus({}, kNow, &d));
     ASSERT_GE(got.size(), 3u);
     EXPECT_EQ(got[got.size() - 3],
-              "# HELP acme_driver_active Whether this process drives the ACME work for its store "
-              "(1) or not (0).");
+              "# HELP acme_driver_active Whether a process drives the ACME work for this "
+              "configuration (1) or not (0).");
     EXPECT_EQ(got[got.size() - 2], "# TYPE acme_driver_active gauge");
     EXPECT_EQ(got.back(), "acme_driver_active 1");
     EXPECT_EQ(status_prometheus({}, kNow).find("acme_driver_active"), std::string::npos);
