@@ -1,21 +1,18 @@
 #!/usr/bin/env python3
-"""The main job, end to end: nginx with `acme on` gets a certificate from a local pebble CA.
+"""Demo: Debian's nginx with ngx_http_acme_module gets a certificate from a local pebble (the ACME
+test CA) right after it starts, and serves it without a reload.
 
-Everything runs on 127.0.0.1 on free ports, in a temporary directory:
-  1. pebble (Let's Encrypt's test CA) and pebble-challtestsrv (its DNS), from Debian's packages;
-  2. Debian's nginx with the module (load_module build/modules/ngx_http_acme_module.so) and a
-     server block with `acme on` and no ssl_certificate at all;
-  3. a TLS client watching what nginx presents: first the self-signed fallback, then, with no
-     reload, the certificate pebble issued. It prints its subject, issuer, expiry, whether the
-     chain verifies against pebble's root, how long after nginx came up it appeared, and the
-     module's status JSON.
+    scripts/demo.sh [--keep]     (as root; it runs scripts/setup.sh first, then this script)
 
-Run it through scripts/demo.sh (which installs and builds first). --keep leaves everything running
-until Ctrl-C so that you can look around (the URLs are printed).
+Starts pebble + pebble-challtestsrv and nginx (one `acme on` server, no ssl_certificate) on free
+127.0.0.1 ports in a temp directory, then shows: what nginx serves right after it started (the
+self-signed fallback), the pebble certificate it serves a moment later (chain verified against
+pebble's root with `openssl verify`), how long that took from nginx being up, that the master and
+workers are the same processes (no reload), and the acme_status JSON. --keep leaves everything
+running until Ctrl-C (the URLs are printed) so you can look for yourself.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,114 +24,93 @@ os.environ.setdefault("ACME_SOURCE_DIR", SOURCE)
 os.environ.setdefault("ACME_BUILD_DIR", os.path.join(SOURCE, "build"))
 
 import harness  # noqa: E402
+import nginx_harness  # noqa: E402
 
 NAME = "demo.example.org"
 
 
-def nginx_conf(ws, pebble, http_port, https_port, store):
-    module = os.path.join(harness.build_dir(), "modules", "ngx_http_acme_module.so")
-    return f"""
-load_module {module};
-user nobody nogroup;
-worker_processes 2;
-pid {ws.path}/nginx.pid;
-error_log {ws.path}/error.log notice;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {ws.path}/tmp/body;
-    proxy_temp_path {ws.path}/tmp/proxy;
-    fastcgi_temp_path {ws.path}/tmp/fastcgi;
-    uwsgi_temp_path {ws.path}/tmp/uwsgi;
-    scgi_temp_path {ws.path}/tmp/scgi;
-
-    acme_ca        {pebble.directory_url};
-    acme_ca_root   {pebble.ca_root};
-    acme_email     admin@example.org;
-    acme_agree_tos on;
-    acme_store     {store};
-
-    server {{
-        listen 127.0.0.1:{http_port};
-        listen 127.0.0.1:{https_port} ssl;
-        server_name {NAME};
-        acme on;                      # no ssl_certificate lines needed
-
-        location / {{ return 200 "hello from nginx with acme on\\n"; }}
-        location = /acme-status {{ acme_status; }}
-    }}
-}}
-"""
+def show_cert(title, tls, root=None):
+    info = harness.cert_info(tls.leaf)
+    print("%s:" % title)
+    print("    subject  %s" % info["subject"])
+    print("    names    %s" % ", ".join(info["dns_names"]))
+    print("    issuer   %s" % info["issuer"])
+    print("    serial   %s, valid until %s" % (info["serial"], info["not_after_text"]))
+    print("    chain    %d certificate(s), %s" % (len(tls.certs), tls.protocol))
+    if root:
+        v = harness.verify_chain(tls.certs, root, hostname=NAME)
+        print("    verify   %s" % v.output.splitlines()[-1])
+        return v.ok
+    return True
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--keep", action="store_true", help="keep nginx and pebble running")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--keep", action="store_true", help="keep running until Ctrl-C")
     args = ap.parse_args()
-
-    module = os.path.join(harness.build_dir(), "modules", "ngx_http_acme_module.so")
-    if not os.path.exists(module):
-        sys.exit(f"demo: {module} is missing; run scripts/demo.sh (it builds first)")
+    if not os.path.exists(nginx_harness.module_path()):
+        sys.exit("demo.py: build the module first (scripts/demo.sh does); not found: %s" %
+                 nginx_harness.module_path())
+    if os.geteuid() != 0:
+        sys.exit("demo.py: run as root (nginx's workers then run as nobody)")
 
     with harness.Workspace(prefix="acme-demo-") as ws:
-        run(ws, args.keep)
+        nginx_harness._make_traversable(ws.path)
+        http_port, https_port = harness.free_port(), harness.free_port()
+        print("starting pebble (ACME test CA) ...")
+        pebble = ws.start_pebble(http_port=http_port, env={"PEBBLE_WFE_NONCEREJECT": "0"})
+        ngx = nginx_harness.Nginx(ws, pebble=pebble, workers=2)
+        ngx.write_config("""
+            server {
+                listen 127.0.0.1:%(http)d;
+                listen 127.0.0.1:%(https)d ssl;
+                server_name %(name)s;
+                acme on;
+                location = /acme-status { acme_status; }
+                location / { return 200 "hello from nginx $pid\\n"; }
+            }
+        """ % {"http": http_port, "https": https_port, "name": NAME})
+        print("nginx.conf (http part written by the demo):")
+        with open(ngx.conf_path) as f:
+            text = f.read()
+        print("    " + text[text.index("http {"):].replace("\n", "\n    ").rstrip())
+        print("starting nginx ...")
+        ngx.start(wait_ports=[https_port])
+        up = time.monotonic()
+        master, workers = ngx.proc.pid, ngx.worker_pids()
+        print("nginx is up: master %d, workers %s" % (master, workers))
+        first = harness.presented_chain("127.0.0.1", https_port, server_name=NAME)
+        show_cert("\nfirst handshake", first)
 
-
-def run(ws, keep):
-    http_port, https_port = harness.free_port(), harness.free_port()
-    print(f"demo: starting pebble (test CA) on 127.0.0.1, validating http-01 on port {http_port}")
-    pebble = ws.start_pebble(http_port=http_port)
-    store = os.path.join(ws.path, "store")
-    os.makedirs(os.path.join(ws.path, "tmp"), exist_ok=True)
-    conf = os.path.join(ws.path, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(nginx_conf(ws, pebble, http_port, https_port, store))
-
-    print(f"demo: starting nginx with `acme on` for {NAME} (https on 127.0.0.1:{https_port})")
-    ws.start("nginx", ["/usr/sbin/nginx", "-p", ws.path, "-c", conf, "-e",
-                       os.path.join(ws.path, "error.log"), "-g", "daemon off;"])
-    harness.wait_for_port(https_port, timeout=20)
-    up = time.monotonic()
-
-    first = harness.presented_chain("127.0.0.1", https_port, server_name=NAME)
-    first_info = harness.cert_info(first.certs[0])
-    print(f"demo: nginx is up; it presents at once: {first_info['subject']} "
-          f"(issuer {first_info['issuer']})")
-
-    def pebble_issued():
-        chain = harness.presented_chain("127.0.0.1", https_port, server_name=NAME)
-        info = harness.cert_info(chain.certs[0])
-        return (chain, info) if "Pebble" in info["issuer"] else None
-
-    chain, info = harness.wait_until(pebble_issued, timeout=30, interval=0.05,
-                                     what="nginx to present a pebble-issued certificate")
-    elapsed = time.monotonic() - up
-    verdict = harness.verify_chain(chain.certs, pebble.issued_root_file(), NAME)
-    print()
-    print(f"  served by nginx, no reload: {elapsed:.2f} s after nginx was up")
-    print(f"  subject:  {info['subject']}")
-    print(f"  issuer:   {info['issuer']}")
-    print(f"  expires:  {info['not_after_text']}")
-    print(f"  names:    {', '.join(info['dns_names'] + info['ip_addresses'])}")
-    print(f"  chain verifies against pebble's root: {'yes' if verdict.ok else 'NO: ' + verdict.output}")
-    print()
-    status, _, body = harness.http_get(f"https://127.0.0.1:{https_port}/acme-status",
-                                       server_name=NAME, host_header=NAME,
-                                       ca=pebble.issued_root_file())
-    print(f"demo: GET /acme-status -> {status}")
-    print(json.dumps(json.loads(body), indent=2))
-    if not verdict.ok:
-        sys.exit(1)
-    if keep:
-        print(f"\ndemo: running; try: curl --cacert {pebble.issued_root_file()} "
-              f"--resolve {NAME}:{https_port}:127.0.0.1 https://{NAME}:{https_port}/\n"
-              "demo: Ctrl-C stops nginx and pebble")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        tls = nginx_harness.wait_for_issuer(https_port, NAME, pebble.issued_root_file(),
+                                            timeout=30)
+        took = time.monotonic() - up
+        verified = show_cert("\npresented %.2f s after nginx was up" % took, tls,
+                             pebble.issued_root_file())
+        same = ngx.proc.pid == master and ngx.worker_pids() == workers
+        print("\nno reload, no restart: master and workers unchanged: %s" % same)
+        r = harness.http_get("http://127.0.0.1:%d/acme-status" % http_port)
+        print("\nGET /acme-status:\n" + r.body.decode())
+        print("error.log (acme lines):")
+        for line in ngx.error_log_text().splitlines():
+            if "acme:" in line and "http-01 challenge" not in line:
+                print("    " + line)
+        if args.keep:
+            print("\nrunning; try:\n    curl --cacert %s --resolve %s:%d:127.0.0.1 https://%s:%d/"
+                  "\n    curl http://127.0.0.1:%d/acme-status\nCtrl-C to stop." % (
+                      pebble.issued_root_file(), NAME, https_port, NAME, https_port, http_port))
+            try:
+                while ngx.proc.alive():
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+        ngx.stop()
+    if not (verified and same):
+        print("demo: FAILED: %s" % ("the chain does not verify against pebble's root"
+                                    if not verified else "nginx was restarted"))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
