@@ -79,9 +79,9 @@ int CachedCert::apply(SSL* ssl) noexcept {
 void CachedCert::refresh_if_moved() noexcept {
     const uint64_t gen = store_.generation();
     if (gen == seen_generation_.load(std::memory_order_acquire)) return;
-    // Another thread is refreshing: keep serving what we have.
-    std::unique_lock<std::mutex> lock(refresh_mu_, std::try_to_lock);
-    if (!lock.owns_lock()) return;
+    // Another thread may be refreshing: wait for it, then look again.
+    std::lock_guard<std::mutex> lock(refresh_mu_);
+    if (gen == seen_generation_.load(std::memory_order_acquire)) return;
     try {
         reload_locked();
     } catch (const std::exception& ex) {

@@ -5,10 +5,11 @@
 //    through an atomic pointer. apply() is the handshake path: one atomic load of the store's
 //    shared generation counter; when it is unchanged, one atomic load per key type and
 //    SSL_use_cert_and_key with the cached objects: no allocation of ours, no parsing, no syscall.
-//  - When the generation moved, the first handshake that sees it (and only one thread at a time,
-//    others keep using the current entries) re-reads the bundle files whose identity (inode,
-//    size, mtime) changed, parses, checks key/certificate match, and publishes the new entries.
-//    A bundle that does not parse or does not match keeps the previous entry in service.
+//  - When the generation moved, the first handshake that sees it re-reads the bundle files whose
+//    identity (inode, size, mtime) changed, parses, checks key/certificate match, and publishes
+//    the new entries; handshakes of other threads that arrive meanwhile wait for it (well under a
+//    millisecond, once per install) rather than present the certificate just replaced. A bundle
+//    that does not parse or does not match keeps the previous entry in service.
 //  - Replaced entries are retired, not freed, for kRetireSeconds, so a handshake that loaded
 //    the old pointer just before the swap still reads valid objects (OpenSSL takes its own
 //    references inside SSL_use_cert_and_key).

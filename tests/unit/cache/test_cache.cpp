@@ -6,7 +6,10 @@
 #include <openssl/ssl.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "store/layout.h"
 #include "support/test_pki.h"
@@ -131,6 +134,37 @@ TEST_F(CacheTest, NewBundleIsPickedUpOnlyAfterAGenerationBump) {
               crypto::jwk_thumbprint(b.key.get()));
     // reload() reads now, and says whether anything changed.
     EXPECT_FALSE(c.reload());
+}
+
+TEST_F(CacheTest, ConcurrentHandshakesAfterAnInstallAllPresentTheNewCertificate) {
+    // httpd's threads: the ones that arrive while another thread reloads wait for it instead of
+    // presenting the certificate that was just replaced (the self-signed stand-in, at first).
+    Material a = make(crypto::KeyType::rsa2048, "t.example");
+    Material b = make(crypto::KeyType::rsa2048, "t.example");
+    install("t.example", "rsa-2048", a.pem);
+    CachedCert c(*store, "t.example", {crypto::KeyType::rsa2048});
+    c.reload();
+    for (int round = 0; round < 20; ++round) {
+        Material& next = round % 2 ? a : b;
+        install("t.example", "rsa-2048", next.pem);
+        store->bump_generation();
+        constexpr int kThreads = 8;
+        std::atomic<int> ready{0};
+        std::atomic<int> stale{0};
+        std::vector<std::thread> threads;
+        for (int i = 0; i < kThreads; ++i) {
+            threads.emplace_back([&] {
+                SslPtr ssl(SSL_new(ctx.get()));
+                ready.fetch_add(1);
+                while (ready.load() < kThreads) {
+                }
+                EXPECT_EQ(c.apply(ssl.get()), 1);
+                if (!same(SSL_get_certificate(ssl.get()), next.cert.get())) stale.fetch_add(1);
+            });
+        }
+        for (auto& t : threads) t.join();
+        ASSERT_EQ(stale.load(), 0) << "round " << round;
+    }
 }
 
 TEST_F(CacheTest, FallsBackToTheFallbackBundle) {
