@@ -107,12 +107,12 @@ APLOG_USE_MODULE(acme);
 /* The settings of a server; each remembers where it was set (file NULL: not set here). */
 enum acme_field {
     F_ENABLED, F_CA, F_EMAIL, F_TOS, F_STORE, F_CAROOT, F_DOMAINS, F_KEYTYPE, F_CHALLENGE,
-    F_DNSHOOK, F_EAB, F_PROFILE, F_WINDOW, F_CHAIN, F_NFIELDS
+    F_DNSHOOK, F_DNSWAIT, F_EAB, F_PROFILE, F_WINDOW, F_CHAIN, F_NFIELDS
 };
 
 static const char *const acme_field_directive[F_NFIELDS] = {
     "ACME On", "ACMECertificateAuthority", "ACMEContactEmail", "ACMEAgreeTOS", "ACMEStoreDir",
-    "ACMECARoot", "ACMEDomains", "ACMEKeyType", "ACMEChallenge", "ACMEDNSHook",
+    "ACMECARoot", "ACMEDomains", "ACMEKeyType", "ACMEChallenge", "ACMEDNSHook", "ACMEDNSWait",
     "ACMEExternalAccountBinding", "ACMEProfile", "ACMERenewWindow", "ACMEPreferredChain"};
 
 typedef struct acme_where {
@@ -197,7 +197,8 @@ static void *acme_merge_srv(apr_pool_t *p, void *basev, void *addv)
     ACME_MERGE(F_KEYTYPE, c->key_types[0] = from->key_types[0];
                c->key_types[1] = from->key_types[1]; c->n_key_types = from->n_key_types;);
     ACME_MERGE(F_CHALLENGE, c->challenge = from->challenge;);
-    ACME_MERGE(F_DNSHOOK, c->dns_hook = from->dns_hook; c->dns_wait = from->dns_wait;);
+    ACME_MERGE(F_DNSHOOK, c->dns_hook = from->dns_hook;);
+    ACME_MERGE(F_DNSWAIT, c->dns_wait = from->dns_wait;);
     ACME_MERGE(F_EAB, c->eab_kid = from->eab_kid; c->eab_key = from->eab_key;
                c->eab_alg = from->eab_alg;);
     ACME_MERGE(F_PROFILE, c->profile = from->profile;);
@@ -377,27 +378,46 @@ static const char *acme_cmd_challenge(cmd_parms *cmd, void *dc, const char *t)
     return NULL;
 }
 
-static const char *acme_cmd_dns_hook(cmd_parms *cmd, void *dc, const char *path,
-                                     const char *wait)
+static const char *acme_cmd_dns_hook(cmd_parms *cmd, void *dc, const char *path)
 {
     acme_srv_conf *c = acme_cmd_conf(cmd);
     const char *full = ap_server_root_relative(cmd->pool, path);
-    char *end = NULL;
-    long secs = 0;
 
     (void)dc;
     if (!full || !*path) {
         return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, path);
     }
-    if (wait) {
-        secs = strtol(wait, &end, 10);
-        if (end == wait || *end || secs < 0 || secs > 3600) {
-            return apr_psprintf(cmd->pool, "%s: the propagation wait '%s' must be 0 to 3600 "
-                                "seconds", cmd->cmd->name, wait);
-        }
-    }
     acme_remember(cmd, c, F_DNSHOOK);
     c->dns_hook = full;
+    return NULL;
+}
+
+/* ACMEDNSWait 30 | 30s | 2m | 1h: at most one hour. */
+static const char *acme_cmd_dns_wait(cmd_parms *cmd, void *dc, const char *value)
+{
+    acme_srv_conf *c = acme_cmd_conf(cmd);
+    char *end = NULL;
+    long secs;
+
+    (void)dc;
+    errno = 0;
+    secs = strtol(value, &end, 10);
+    if (end != value && !errno) {
+        if (!strcmp(end, "m")) {
+            secs *= 60;
+        }
+        else if (!strcmp(end, "h")) {
+            secs *= 3600;
+        }
+        else if (*end && strcmp(end, "s")) {
+            end = (char *)value;
+        }
+    }
+    if (end == value || errno || secs < 0 || secs > 3600) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a wait of 0 to 3600 seconds (e.g. 30, "
+                            "30s, 2m, 1h)", cmd->cmd->name, value);
+    }
+    acme_remember(cmd, c, F_DNSWAIT);
     c->dns_wait = (int)secs;
     return NULL;
 }
@@ -468,9 +488,11 @@ static const command_rec acme_cmds[] = {
                    "ECDSA, one RSA): dual certificate"),
     AP_INIT_TAKE1("ACMEChallenge", acme_cmd_challenge, NULL, RSRC_CONF,
                   "http-01 (default), tls-alpn-01 or dns-01"),
-    AP_INIT_TAKE12("ACMEDNSHook", acme_cmd_dns_hook, NULL, RSRC_CONF,
-                   "dns-01: program run as PROGRAM setup|teardown DOMAIN TXT-VALUE, and an "
-                   "optional propagation wait in seconds"),
+    AP_INIT_TAKE1("ACMEDNSHook", acme_cmd_dns_hook, NULL, RSRC_CONF,
+                  "dns-01: program run as PROGRAM setup|teardown DOMAIN TXT-VALUE"),
+    AP_INIT_TAKE1("ACMEDNSWait", acme_cmd_dns_wait, NULL, RSRC_CONF,
+                  "dns-01: wait this long after the hook before the CA looks (30, 30s, 2m; at "
+                  "most 1h)"),
     AP_INIT_TAKE23("ACMEExternalAccountBinding", acme_cmd_eab, NULL, RSRC_CONF,
                    "external account binding: key id, base64url HMAC key, optional HS256 "
                    "(default), HS384 or HS512"),
@@ -529,10 +551,8 @@ static void acme_build_config(apr_pool_t *p, server_rec *s, const acme_srv_conf 
         cfg->n_key_types = (size_t)c->n_key_types;
     }
     cfg->challenge = ACME_USE(F_CHALLENGE) ? c->challenge : NULL;
-    if (ACME_USE(F_DNSHOOK)) {
-        cfg->dns_hook = c->dns_hook;
-        cfg->dns_propagation_seconds = c->dns_wait;
-    }
+    cfg->dns_hook = ACME_USE(F_DNSHOOK) ? c->dns_hook : NULL;
+    cfg->dns_propagation_seconds = ACME_USE(F_DNSWAIT) ? c->dns_wait : 0;
     cfg->profile = ACME_USE(F_PROFILE) ? c->profile : NULL;
     cfg->renew_window = ACME_USE(F_WINDOW) ? c->renew_window : NULL;
     cfg->preferred_chain = ACME_USE(F_CHAIN) ? c->preferred_chain : NULL;
@@ -660,32 +680,6 @@ static apr_array_header_t *acme_managed_servers(apr_pool_t *p, server_rec *main_
     return out;
 }
 
-static void acme_remove_tree(apr_pool_t *p, const char *path)
-{
-    apr_dir_t *dir;
-    apr_finfo_t fi;
-
-    if (apr_dir_open(&dir, path, p) == APR_SUCCESS) {
-        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_LINK, dir) ==
-               APR_SUCCESS) {
-            const char *child;
-
-            if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) {
-                continue;
-            }
-            child = apr_pstrcat(p, path, "/", fi.name, NULL);
-            if (fi.filetype == APR_DIR) {
-                acme_remove_tree(p, child);
-            }
-            else {
-                apr_file_remove(child, p);
-            }
-        }
-        apr_dir_close(dir);
-    }
-    apr_dir_remove(path, p);
-}
-
 /* Logs a configuration error at startup (stderr, like httpd's own syntax errors). */
 static void acme_config_error(const char *where, const char *what, const char *msg)
 {
@@ -754,47 +748,41 @@ static void acme_isolated_config(const acme_srv_conf *c, enum acme_field f,
     }
     if ((f == F_DOMAINS || f == F_CHALLENGE || f == F_DNSHOOK) && c->where[F_DNSHOOK].file) {
         cfg->dns_hook = c->dns_hook;
-        cfg->dns_propagation_seconds = c->dns_wait;
     }
 }
 
-/* Validates cfg alone in a fresh scratch context; NULL when valid, else the core's message. */
-static const char *acme_check_alone(apr_pool_t *p, const char *scratch_dir,
-                                    const acme_cert_config *cfg, acme_cert **cert_out,
-                                    acme_ctx **ctx_out)
+/* Validates cfg alone (no store is touched); NULL when valid (*name_out, if given, gets the
+ * certificate's store name), else the core's message. */
+static const char *acme_check_alone(apr_pool_t *p, const acme_cert_config *cfg,
+                                    const char **name_out)
 {
-    const char *why = NULL;
-    acme_ctx *scratch = acme_ctx_open(p, scratch_dir, &why);
     acme_error *err = NULL;
-    acme_status st;
+    char *name = NULL;
+    acme_status st = acme_cert_config_validate(cfg, name_out ? &name : NULL, &err);
 
-    if (!scratch) {
-        return why;
+    if (st != ACME_OK) {
+        return acme_err_text(p, st, err);
     }
-    st = acme_ctx_add_cert(scratch, cfg, cert_out, &err);
-    if (ctx_out && st == ACME_OK) {
-        *ctx_out = scratch; /* the caller reads *cert_out, then destroys it */
+    if (name_out) {
+        *name_out = apr_pstrdup(p, name);
     }
-    else {
-        acme_ctx_destroy(scratch);
-    }
-    return st == ACME_OK ? NULL : acme_err_text(p, st, err);
+    acme_free(name);
+    return NULL;
 }
 
-/* After acme_ctx_add_cert failed with `msg` for server s: reports every directive of s that is
- * invalid on its own (checked in a scratch context, each at its own file:line); then, if the
+/* After the configuration of server s failed with `msg`: reports every directive of s that is
+ * invalid on its own (each at its own file:line); then, if the
  * rest is still invalid together (names versus challenge, a missing setting), that at the
  * ACME On of s; and when s is valid alone, the clash with the server named in `owners`. */
-static void acme_report(apr_pool_t *p, const char *scratch_dir, const char *dir, server_rec *s,
-                        const acme_srv_conf *c, const char *msg, apr_hash_t *owners)
+static void acme_report(apr_pool_t *p, const char *dir, server_rec *s, const acme_srv_conf *c,
+                        const char *msg, apr_hash_t *owners)
 {
     static const enum acme_field candidates[] = {
         F_CA, F_WINDOW, F_PROFILE, F_CHAIN, F_EAB, F_CAROOT, F_EMAIL, F_KEYTYPE, F_DNSHOOK,
         F_CHALLENGE, F_DOMAINS};
     const char *who = acme_server_id(p, s), *rest;
     acme_cert_config cfg;
-    acme_cert *alone = NULL;
-    acme_ctx *scratch = NULL;
+    const char *alone = NULL;
     server_rec *owner;
     unsigned omit = 0;
     size_t i;
@@ -807,14 +795,14 @@ static void acme_report(apr_pool_t *p, const char *scratch_dir, const char *dir,
             continue;
         }
         acme_isolated_config(c, f, &cfg);
-        if ((why = acme_check_alone(p, scratch_dir, &cfg, NULL, NULL))) {
+        if ((why = acme_check_alone(p, &cfg, NULL))) {
             omit |= 1u << f;
             acme_config_error(apr_psprintf(p, "%s:%u", c->where[f].file, c->where[f].line),
                               apr_psprintf(p, "%s for %s", acme_field_directive[f], who), why);
         }
     }
     acme_build_config(p, s, c, omit, &cfg);
-    if ((rest = acme_check_alone(p, scratch_dir, &cfg, &alone, &scratch))) {
+    if ((rest = acme_check_alone(p, &cfg, &alone))) {
         if (!c->where[F_DOMAINS].file) {
             rest = apr_pstrcat(p, rest, " (the names come from ServerName and ServerAlias; "
                                "ACMEDomains sets them explicitly)", NULL);
@@ -824,7 +812,7 @@ static void acme_report(apr_pool_t *p, const char *scratch_dir, const char *dir,
     }
     else if (!omit) {
         /* Valid alone: it clashes with the certificate of another server. */
-        owner = apr_hash_get(owners, apr_pstrcat(p, dir, "\nname:", acme_cert_name(alone), NULL),
+        owner = apr_hash_get(owners, apr_pstrcat(p, dir, "\nname:", alone, NULL),
                              APR_HASH_KEY_STRING);
         if (owner) {
             msg = apr_psprintf(p, "%s; the other one is managed for %s with different settings "
@@ -834,80 +822,46 @@ static void acme_report(apr_pool_t *p, const char *scratch_dir, const char *dir,
         acme_config_error(acme_server_where(p, s, c),
                           apr_psprintf(p, "ACME On for %s", who), msg);
     }
-    acme_ctx_destroy(scratch);
 }
 
 static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                              server_rec *main_server)
 {
-    const char *tmp = NULL, *scratch_dir, *why = NULL;
-    apr_hash_t *groups = apr_hash_make(ptemp);   /* store dir -> acme_ctx* */
-    apr_hash_t *owners = apr_hash_make(ptemp);   /* store dir + name -> server_rec* */
-    apr_hash_index_t *hi;
+    apr_hash_t *owners = apr_hash_make(ptemp); /* store dir + key or name -> server_rec* */
     apr_array_header_t *managed;
-    char *templ;
     int failed = 0, i;
 
     (void)pconf;
     (void)plog;
     managed = acme_managed_servers(ptemp, main_server);
-    if (!managed->nelts) {
-        return OK;
-    }
-    if (apr_temp_dir_get(&tmp, ptemp) != APR_SUCCESS) {
-        tmp = "/tmp";
-    }
-    templ = apr_pstrcat(ptemp, tmp, "/mod_acme-check-XXXXXX", NULL);
-    if (!mkdtemp(templ)) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, errno, NULL,
-                     ACMELOGNO(01002) "cannot create a temporary directory in %s to check the "
-                     "ACME configuration", tmp);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    scratch_dir = apr_pstrcat(ptemp, templ, "/scratch", NULL);
-
     for (i = 0; i < managed->nelts; ++i) {
         server_rec *s = APR_ARRAY_IDX(managed, i, server_rec *);
         acme_srv_conf *c = acme_conf(s);
-        const char *dir, *name_key;
+        const char *dir, *config_key, *name_key, *msg, *name = NULL;
         acme_cert_config cfg;
-        acme_ctx *ctx;
-        acme_cert *cert = NULL;
-        acme_error *err = NULL;
-        acme_status st;
 
         dir = acme_store_dir(c);
-        if (!(ctx = apr_hash_get(groups, dir, APR_HASH_KEY_STRING))) {
-            const char *gdir = apr_psprintf(ptemp, "%s/%u", templ, apr_hash_count(groups));
-
-            if (!(ctx = acme_ctx_open(ptemp, gdir, &why))) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
-                             ACMELOGNO(01003) "cannot check the ACME configuration: %s", why);
-                failed = 1;
-                break;
-            }
-            apr_hash_set(groups, dir, APR_HASH_KEY_STRING, ctx);
-        }
         acme_build_config(ptemp, s, c, 0, &cfg);
-        /* Servers with identical settings share a certificate; do not add it twice. */
-        name_key = apr_pstrcat(ptemp, dir, "\n", acme_config_key(ptemp, &cfg), NULL);
-        if (apr_hash_get(owners, name_key, APR_HASH_KEY_STRING)) {
+        /* Servers with identical settings share a certificate; check it once. */
+        config_key = apr_pstrcat(ptemp, dir, "\n", acme_config_key(ptemp, &cfg), NULL);
+        if (apr_hash_get(owners, config_key, APR_HASH_KEY_STRING)) {
             continue;
         }
-        st = acme_ctx_add_cert(ctx, &cfg, &cert, &err);
-        if (st == ACME_OK) {
-            apr_hash_set(owners, name_key, APR_HASH_KEY_STRING, s);
-            apr_hash_set(owners, apr_pstrcat(ptemp, dir, "\nname:", acme_cert_name(cert), NULL),
-                         APR_HASH_KEY_STRING, s);
-            continue;
+        msg = acme_check_alone(ptemp, &cfg, &name);
+        if (!msg) {
+            name_key = apr_pstrcat(ptemp, dir, "\nname:", name, NULL);
+            if (!apr_hash_get(owners, name_key, APR_HASH_KEY_STRING)) {
+                apr_hash_set(owners, config_key, APR_HASH_KEY_STRING, s);
+                apr_hash_set(owners, name_key, APR_HASH_KEY_STRING, s);
+                continue;
+            }
+            msg = apr_psprintf(ptemp, "two certificates would share the store name \"%s\" "
+                               "(give one of them different names, or the same names in one "
+                               "place)", name);
         }
         failed = 1;
-        acme_report(ptemp, scratch_dir, dir, s, c, acme_err_text(ptemp, st, err), owners);
+        acme_report(ptemp, dir, s, c, msg, owners);
     }
-    for (hi = apr_hash_first(ptemp, groups); hi; hi = apr_hash_next(hi)) {
-        acme_ctx_destroy(apr_hash_this_val(hi));
-    }
-    acme_remove_tree(ptemp, templ);
     return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 

@@ -220,6 +220,16 @@ ACME_API acme_status acme_ctx_add_cert(acme_ctx* ctx, const acme_cert_config* cf
     });
 }
 
+ACME_API acme_status acme_cert_config_validate(const acme_cert_config* cfg, char** name,
+                                               acme_error** err) {
+    return guard(err, [&] {
+        require(cfg, "cfg");
+        acme::engine::CertConfig c = cert_config(cfg);
+        acme::engine::validate(c);
+        if (name) *name = dup_string(c.name);
+    });
+}
+
 ACME_API acme_status acme_ctx_prepare(acme_ctx* ctx, long uid, long gid, acme_error** err) {
     return guard(err, [&] {
         require(ctx, "ctx");

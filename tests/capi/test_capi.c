@@ -244,6 +244,31 @@ static void test_config_error_message(void **state) {
     acme_ctx_destroy(ctx);
 }
 
+static void test_validate_without_a_context(void **state) {
+    acme_error *err = NULL;
+    acme_cert_config cfg;
+    char *name = NULL;
+    struct stat st;
+    static const char *const good[] = {"WWW.Example.ORG.", "example.org"};
+    static const char *const wildcard[] = {"*.example.org"};
+    (void)state;
+    init_cert_config(&cfg, good, 2);
+    assert_int_equal(acme_cert_config_validate(&cfg, &name, &err), ACME_OK);
+    assert_null(err);
+    assert_string_equal(name, "www.example.org");
+    acme_free(name);
+    /* name is optional */
+    assert_int_equal(acme_cert_config_validate(&cfg, NULL, &err), ACME_OK);
+
+    init_cert_config(&cfg, wildcard, 1);
+    EXPECT_INVALID(acme_cert_config_validate(&cfg, &name, &err), "dns-01");
+    EXPECT_INVALID(acme_cert_config_validate(NULL, &name, &err), "cfg");
+    /* nothing was written: no store appeared in the test directory */
+    char store[128];
+    snprintf(store, sizeof store, "%s/store", g_dir);
+    assert_int_equal(stat(store, &st), -1);
+}
+
 static void test_two_certs_one_store_name(void **state) {
     acme_ctx *ctx = new_ctx();
     acme_error *err = NULL;
@@ -478,6 +503,7 @@ int main(void) {
         cmocka_unit_test(test_status_names_and_versions),
         cmocka_unit_test_setup_teardown(test_struct_size_too_small, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_config_error_message, setup_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_validate_without_a_context, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_two_certs_one_store_name, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_prepare_fallback_and_cert_cb, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_http01_lookup, setup_dir, remove_dir),

@@ -113,6 +113,12 @@ class TestConfigtest(HttpdTestCase):
             self.ca_file))
         self.assert_fails_at(r"ACMEDNSHook", "is not an executable file")
 
+    def test_bad_dns_wait(self):
+        self.conf(vhosts=self.httpd_.managed_vhost(
+            "example.org", extra="    ACMEChallenge dns-01\n    ACMEDNSWait 2d"))
+        self.assert_fails_at(r"ACMEDNSWait", "'2d' is not a wait of 0 to 3600 seconds",
+                             directive_syntax=True)
+
     def test_bad_email(self):
         self.conf(globals_="ACMEContactEmail nobody\n")
         self.assert_fails_at(r"ACMEContactEmail", "not an email address", directive_syntax=True)

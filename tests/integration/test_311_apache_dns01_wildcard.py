@@ -20,7 +20,8 @@ class TestDns01Wildcard(HttpdTestCase):
         httpd.write_config(httpd.base_config() + httpd.acme_globals(pebble) + httpd.managed_vhost(
             "wild.example.org", aliases=["*.wild.example.org"],
             extra="    ACMEDomains wild.example.org *.wild.example.org\n"
-                  "    ACMEChallenge dns-01\n    ACMEDNSHook %s 0" % harness.dns_hook_path()))
+                  "    ACMEChallenge dns-01\n    ACMEDNSHook %s\n    ACMEDNSWait 0" %
+                  harness.dns_hook_path()))
         rc, out = httpd.configtest()
         self.assertEqual(rc, 0, out)
         httpd.proc = self.ws.start(httpd.name, httpd.argv("-DFOREGROUND"), env={

@@ -185,6 +185,13 @@ ACME_API void acme_ctx_destroy(acme_ctx *ctx);
 ACME_API acme_status acme_ctx_add_cert(acme_ctx *ctx, const acme_cert_config *cfg,
                                        acme_cert **out, acme_error **err);
 
+/* Validates and normalises `cfg` as acme_ctx_add_cert does, without a context and without
+ * writing anything (it only checks that the DNS hook is executable and the CA root readable).
+ * On ACME_OK, *name (optional) receives the store name the certificate gets (acme_free it).
+ * Servers use it to check each directive on its own at configuration-test time. */
+ACME_API acme_status acme_cert_config_validate(const acme_cert_config *cfg, char **name,
+                                               acme_error **err);
+
 /* After all acme_ctx_add_cert calls, in the privileged parent before forking: creates the store
  * (directories 0700, owned by uid/gid when they are >= 0), loads every stored certificate into the
  * per-process cache and writes a self-signed fallback for each certificate that has none yet.
