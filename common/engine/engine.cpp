@@ -50,6 +50,24 @@ std::string join_names(const std::vector<std::string>& v) {
     return out;
 }
 
+// What meta.json records of an installed certificate.
+KeyCert key_cert(X509* leaf, const crypto::CertInfo& info, const char* key_type) {
+    KeyCert k;
+    k.key_type = key_type;
+    k.issuer = info.issuer;
+    k.issuer_cn = info.issuer_cn;
+    k.serial = info.serial_hex;
+    k.not_before = info.not_before;
+    k.not_after = info.not_after;
+    k.sha256 = info.sha256_fingerprint_hex;
+    try {
+        k.ari.cert_id = crypto::ari_cert_id(leaf);
+    } catch (const Error&) {
+        // no AKI: no ARI for this certificate
+    }
+    return k;
+}
+
 }  // namespace
 
 int64_t random_between(int64_t lo, int64_t hi) { return crypto::random_between(lo, hi); }
@@ -195,18 +213,7 @@ CertMeta Engine::load_meta(const ManagedCert& mc) {
         crypto::CertInfo info = crypto::cert_info(e->leaf.get());
         KeyCert* known = meta.find(kt);
         if (known && known->sha256 == info.sha256_fingerprint_hex) continue;
-        KeyCert k;
-        k.key_type = kt;
-        k.issuer = info.issuer;
-        k.issuer_cn = info.issuer_cn;
-        k.serial = info.serial_hex;
-        k.not_before = info.not_before;
-        k.not_after = info.not_after;
-        k.sha256 = info.sha256_fingerprint_hex;
-        try {
-            k.ari.cert_id = crypto::ari_cert_id(e->leaf.get());
-        } catch (const Error&) {
-        }
+        KeyCert k = key_cert(e->leaf.get(), info, kt);
         if (meta.domains.empty()) {
             meta.domains = info.dns_names;
             meta.domains.insert(meta.domains.end(), info.ip_addresses.begin(),
@@ -301,20 +308,8 @@ void Engine::install(ManagedCert& mc, CertMeta& meta, crypto::KeyType type,
 
     crypto::Chain chain = crypto::parse_pem_chain(chain_pem);
     crypto::CertInfo info = crypto::cert_info(chain.front().get());
-    KeyCert k;
-    k.key_type = kt;
-    k.issuer = info.issuer;
-    k.issuer_cn = info.issuer_cn;
-    k.serial = info.serial_hex;
-    k.not_before = info.not_before;
-    k.not_after = info.not_after;
-    k.sha256 = info.sha256_fingerprint_hex;
+    KeyCert k = key_cert(chain.front().get(), info, kt);
     k.installed_at = clock_.now();
-    try {
-        k.ari.cert_id = crypto::ari_cert_id(chain.front().get());
-    } catch (const Error&) {
-        // no AKI: no ARI for this certificate
-    }
     meta.put(std::move(k));
     meta.domains = mc.config().domains;
     meta.ca = ca_url;

@@ -24,6 +24,7 @@
 
 #include "store/store.h"
 #include "util/error.h"
+#include "util/fd.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -36,24 +37,6 @@ constexpr const char* kSubdirs[] = {
 constexpr size_t kMaxLockName = 240;  // "cert-" + a 230-character name fits
 constexpr int kMaxDepth = 32;
 
-class Fd {
-  public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    int release() {
-        int f = fd_;
-        fd_ = -1;
-        return f;
-    }
-
-  private:
-    int fd_;
-};
 
 class FsStoreLock : public StoreLock {
   public:
@@ -115,7 +98,7 @@ void prepare_dir(int dirfd, const std::string& path, uid_t uid, gid_t gid, int d
             fail_io("store: stat " + child, errno);
         }
         if (S_ISDIR(st.st_mode)) {
-            Fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (sub.get() < 0) fail_io("store: open directory " + child, errno);
             prepare_dir(sub.get(), child, uid, gid, depth + 1);
         } else if (!chown_wanted) {
@@ -123,7 +106,7 @@ void prepare_dir(int dirfd, const std::string& path, uid_t uid, gid_t gid, int d
         } else if (S_ISREG(st.st_mode)) {
             // Through a descriptor, and only for files with a single link: a hard link planted in
             // the store must not hand some other file of the system to the unprivileged user.
-            Fd f(::openat(dirfd, name.c_str(),
+            UniqueFd f(::openat(dirfd, name.c_str(),
                           O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
             if (f.get() < 0) {
                 if (errno == ENOENT) continue;
@@ -176,7 +159,7 @@ FsStore::FsStore(std::string dir) : root_(std::move(dir)) {
         }
         if (fd < 0) fail_io("store: open " + path, e);
     }
-    Fd owner(fd);
+    UniqueFd owner(fd);
     struct stat st;
     if (::fstat(fd, &st) != 0) fail_io("store: stat " + path, errno);
     if (!S_ISREG(st.st_mode)) fail(Status::io, "store: " + path + " is not a regular file");
@@ -253,7 +236,7 @@ std::unique_ptr<StoreLock> FsStore::try_lock(const std::string& lock_name) {
         raw = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     if (raw < 0) fail_io("store: open lock " + path, errno);
-    Fd fd(raw);
+    UniqueFd fd(raw);
     for (;;) {
         if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
         if (errno == EINTR) continue;
@@ -280,7 +263,7 @@ std::string FsStore::path_of(const std::string& key) const {
 }
 
 void FsStore::prepare_ownership(long uid, long gid) {
-    Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (root.get() < 0) fail_io("store: open directory " + root_, errno);
     prepare_dir(root.get(), root_, uid >= 0 ? static_cast<uid_t>(uid) : static_cast<uid_t>(-1),
                 gid >= 0 ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1), 0);

@@ -14,28 +14,11 @@
 #include <memory>
 
 #include "util/error.h"
+#include "util/fd.h"
 
 namespace acme::fs {
 namespace {
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    int release() {
-        int f = fd_;
-        fd_ = -1;
-        return f;
-    }
-
-private:
-    int fd_;
-};
 
 void write_all(int fd, std::string_view data, const std::string& path) {
     const char* p = data.data();
@@ -52,7 +35,7 @@ void write_all(int fd, std::string_view data, const std::string& path) {
 }
 
 void fsync_dir(const std::string& dir) {
-    Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (d.get() < 0) fail_io("open directory " + dir, errno);
     if (::fsync(d.get()) != 0 && errno != EINVAL) fail_io("fsync directory " + dir, errno);
 }
@@ -110,7 +93,7 @@ std::string join(const std::string& a, const std::string& b) {
 }
 
 std::optional<std::string> read_file_if_exists(const std::string& path, size_t max_bytes) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
         if (errno == ENOENT) return std::nullopt;
         fail_io("open " + path, errno);
@@ -151,7 +134,7 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
         raw = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (raw < 0) fail_io("create " + tmp, errno);
     }
-    Fd fd(raw);
+    UniqueFd fd(raw);
     bool named = !unnamed;  // whether `tmp` exists and must be removed on failure
     try {
         // The umask may have narrowed the mode at creation; set exactly what was asked for.

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "util/error.h"
+#include "util/fd.h"
 
 extern char** environ;
 
@@ -94,21 +95,6 @@ void reset_signals() {
     _exit(0);
 }
 
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    void reset(int fd = -1) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = fd;
-    }
-
-private:
-    int fd_;
-};
 
 int64_t now_ms() {
     using namespace std::chrono;
@@ -135,10 +121,10 @@ ProgramResult run_program(const std::vector<std::string>& args, int64_t timeout_
 
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) fail_io("pipe", errno);
-    Fd out_r(p[0]), out_w(p[1]);
+    UniqueFd out_r(p[0]), out_w(p[1]);
     if (::pipe2(p, O_CLOEXEC) != 0) fail_io("pipe", errno);
-    Fd report_r(p[0]), report_w(p[1]);
-    Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    UniqueFd report_r(p[0]), report_w(p[1]);
+    UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (devnull.get() < 0) fail_io("open /dev/null", errno);
 
     // Exit signal 0: a "clone child" that waitpid(-1) without __WCLONE never reaps.
