@@ -111,9 +111,13 @@ std::string format_rfc3339(int64_t t) {
     time_t tt = static_cast<time_t>(t);
     struct tm tm;
     if (!gmtime_r(&tt, &tm)) fail_invalid("timestamp " + std::to_string(t) + " is out of range");
-    char buf[64];
-    if (strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    // RFC 3339 years have exactly four digits (strftime's %Y does not pad years below 1000).
+    const long year = tm.tm_year + 1900L;
+    if (year < 0 || year > 9999)
         fail_invalid("timestamp " + std::to_string(t) + " is out of range");
+    char buf[32];
+    snprintf(buf, sizeof buf, "%04ld-%02d-%02dT%02d:%02d:%02dZ", year, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;
 }
 
