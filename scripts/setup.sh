@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 PACKAGES="build-essential cmake pkg-config libssl-dev libcurl4-openssl-dev libjansson-dev
-libgtest-dev libgmock-dev libcmocka-dev nginx nginx-dev apache2 apache2-dev libapache2-mod-md
+libgtest-dev libgmock-dev libcmocka-dev nginx nginx-dev apache2 apache2-dev
 pebble openssl curl ca-certificates python3 procps util-linux"
 
 install=1
