@@ -166,12 +166,25 @@ bool attach_alpn_challenge(SSL* ssl, crypto::X509Ptr cert, crypto::PKey key) noe
     return true;
 }
 
+bool has_alpn_challenge(SSL* ssl) noexcept {
+    int idx = alpn_index();
+    return idx >= 0 && SSL_get_ex_data(ssl, idx) != nullptr;
+}
+
 bool apply_alpn_challenge(SSL* ssl) noexcept {
     int idx = alpn_index();
     if (idx < 0) return false;
     auto* c = static_cast<AlpnChallenge*>(SSL_get_ex_data(ssl, idx));
     if (!c) return false;
+    SSL_certs_clear(ssl);
     return SSL_use_cert_and_key(ssl, c->cert.get(), c->key.get(), nullptr, 1) == 1;
+}
+
+std::string entry_pem(const Entry& e) {
+    std::string pem = crypto::private_key_to_pem(e.key.get()) + crypto::cert_to_pem(e.leaf.get());
+    for (int i = 0; e.chain && i < sk_X509_num(e.chain.get()); ++i)
+        pem += crypto::cert_to_pem(sk_X509_value(e.chain.get(), i));
+    return pem;
 }
 
 }  // namespace acme::cache

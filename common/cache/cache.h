@@ -85,10 +85,16 @@ private:
 // Error(invalid) when it lacks a key or a certificate, or when they do not match.
 std::unique_ptr<Entry> parse_bundle(const std::string& pem);
 
+// The PEM text of an entry: private key, leaf, chain.
+std::string entry_pem(const Entry& e);
+
 // tls-alpn-01: marks a handshake to be answered with a validation certificate.
 // The SSL owns the attached objects (freed with the SSL).
 bool attach_alpn_challenge(SSL* ssl, crypto::X509Ptr cert, crypto::PKey key) noexcept;
-// Serves the attached validation certificate, if any. Returns true when it did.
+bool has_alpn_challenge(SSL* ssl) noexcept;
+// Serves the attached validation certificate, if any, and nothing else (the certificates the SSL
+// copied from its SSL_CTX are cleared, so OpenSSL cannot pick another key type). Returns true
+// when it did.
 bool apply_alpn_challenge(SSL* ssl) noexcept;
 
 }  // namespace acme::cache

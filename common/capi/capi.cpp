@@ -259,6 +259,79 @@ ACME_API acme_status acme_cert_files(acme_cert* cert, size_t index, char** path,
     });
 }
 
+ACME_API acme_status acme_cert_pem(acme_cert* cert, size_t index, char** pem, size_t* len,
+                                   int* is_fallback, acme_error** err) {
+    return guard(err, [&] {
+        require(cert, "cert");
+        require(pem, "pem");
+        if (index >= cert->managed->config().key_types.size())
+            throw Error(Status::invalid, "key type index out of range", true);
+        const acme::cache::Entry* e = cert->managed->cached().current(index);
+        if (!e) throw Error(Status::not_found, "no certificate cached (call acme_ctx_prepare)");
+        *pem = dup_string(acme::cache::entry_pem(*e), len);
+        if (is_fallback) *is_fallback = e->fallback;
+    });
+}
+
+namespace {
+
+// The protocol names of an ALPN extension body contain "acme-tls/1".
+bool offers_acme_tls(const unsigned char* p, size_t len) {
+    if (len < 2) return false;
+    size_t list = (size_t{p[0]} << 8) | p[1];
+    if (list + 2 != len) return false;
+    static const char kProto[] = "acme-tls/1";
+    for (size_t i = 2; i < len;) {
+        size_t n = p[i++];
+        if (n == 0 || i + n > len) return false;
+        if (n == sizeof kProto - 1 && std::memcmp(p + i, kProto, n) == 0) return true;
+        i += n;
+    }
+    return false;
+}
+
+// The host_name of a server_name extension body, "" when absent or malformed.
+std::string sni_host_name(const unsigned char* p, size_t len) {
+    if (len < 2) return "";
+    size_t list = (size_t{p[0]} << 8) | p[1];
+    if (list + 2 != len) return "";
+    for (size_t i = 2; i + 3 <= len;) {
+        unsigned type = p[i];
+        size_t n = (size_t{p[i + 1]} << 8) | p[i + 2];
+        i += 3;
+        if (i + n > len) return "";
+        if (type == 0 && n > 0 && n <= 255) return std::string(reinterpret_cast<const char*>(p + i), n);
+        i += n;
+    }
+    return "";
+}
+
+}  // namespace
+
+ACME_API int acme_ssl_client_hello_cb(struct ssl_st* ssl, int* alert, void* arg) {
+    (void)alert;
+    if (!ssl || !arg) return SSL_CLIENT_HELLO_SUCCESS;
+    const unsigned char* p = nullptr;
+    size_t len = 0;
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &p,
+                                   &len) ||
+        !offers_acme_tls(p, len)) {
+        return SSL_CLIENT_HELLO_SUCCESS;  // the common case: nothing to do
+    }
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len))
+        return SSL_CLIENT_HELLO_SUCCESS;
+    acme_ctx* ctx = static_cast<acme_ctx*>(arg);
+    guard(nullptr, [&] {
+        std::string name = sni_host_name(p, len);
+        if (name.empty()) return;
+        std::optional<std::string> bundle = ctx->engine->tls_alpn01_bundle(name);
+        if (!bundle) return;
+        std::unique_ptr<acme::cache::Entry> e = acme::cache::parse_bundle(*bundle);
+        acme::cache::attach_alpn_challenge(ssl, std::move(e->leaf), std::move(e->key));
+    });
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 ACME_API int acme_ssl_cert_cb(struct ssl_st* ssl, void* arg) {
     if (!ssl || !arg) return 1;
     if (acme::cache::apply_alpn_challenge(ssl)) return 1;
@@ -290,7 +363,9 @@ ACME_API acme_status acme_http01_lookup(acme_ctx* ctx, const char* token, size_t
 }
 
 ACME_API int acme_tls_alpn01_select(acme_ctx* ctx, struct ssl_st* ssl, const char* server_name) {
-    if (!ctx || !ssl || !server_name) return 0;
+    if (!ctx || !ssl) return 0;
+    if (acme::cache::has_alpn_challenge(ssl)) return 1;  // marked by acme_ssl_client_hello_cb
+    if (!server_name) return 0;
     int selected = 0;
     guard(nullptr, [&] {
         std::optional<std::string> bundle = ctx->engine->tls_alpn01_bundle(server_name);

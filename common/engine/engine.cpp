@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "acme/account.h"
@@ -772,11 +773,52 @@ std::optional<std::string> Engine::http01_lookup(std::string_view token) {
 std::optional<std::string> Engine::tls_alpn01_bundle(std::string_view server_name) {
     std::string name;
     try {
-        name = normalize_name(server_name);
+        name = normalize_name(reverse_dns_to_ip(server_name));
     } catch (const Error&) {
         return std::nullopt;
     }
     return store_->load(layout::tls_alpn01_challenge(name));
+}
+
+std::string reverse_dns_to_ip(std::string_view sni) {
+    // RFC 8738 section 6: for an IP identifier the validator sends the reverse-DNS name as SNI:
+    // "1.2.0.192.in-addr.arpa" or 32 nibbles then ".ip6.arpa". Anything else is returned as is.
+    std::string s(sni);
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    auto ends_with = [&](const std::string& suffix) {
+        return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    std::vector<std::string> labels;
+    auto split = [&](const std::string& body) {
+        size_t start = 0;
+        for (;;) {
+            size_t dot = body.find('.', start);
+            labels.push_back(body.substr(start, dot - start));
+            if (dot == std::string::npos) break;
+            start = dot + 1;
+        }
+    };
+    if (ends_with(".in-addr.arpa")) {
+        split(s.substr(0, s.size() - 13));
+        if (labels.size() != 4) return std::string(sni);
+        std::string ip;
+        for (size_t i = 4; i-- > 0;) ip += labels[i] + (i ? "." : "");
+        return is_ip_literal(ip) ? ip : std::string(sni);
+    }
+    if (ends_with(".ip6.arpa")) {
+        split(s.substr(0, s.size() - 9));
+        if (labels.size() != 32) return std::string(sni);
+        std::string hex;
+        for (size_t i = 32; i-- > 0;) {
+            if (labels[i].size() != 1 || !std::isxdigit(static_cast<unsigned char>(labels[i][0])))
+                return std::string(sni);
+            hex += labels[i];
+            if (i % 4 == 0 && i) hex += ':';
+        }
+        return is_ip_literal(hex) ? normalize_name(hex) : std::string(sni);
+    }
+    return std::string(sni);
 }
 
 }  // namespace acme::engine

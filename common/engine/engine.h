@@ -145,6 +145,10 @@ private:
     std::string published_;                    // last driver state written (driver thread)
 };
 
+// RFC 8738 section 6: the IP address a reverse-DNS SNI name stands for ("4.3.2.1.in-addr.arpa"
+// -> "1.2.3.4", ip6.arpa nibbles -> canonical IPv6); other names are returned unchanged.
+std::string reverse_dns_to_ip(std::string_view sni);
+
 // The scheduler's randomness in production.
 int64_t random_between(int64_t lo, int64_t hi);
 

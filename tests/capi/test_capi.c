@@ -362,6 +362,32 @@ static void test_prepare_fallback_and_cert_cb(void **state) {
     }
     SSL_free(ssl);
     SSL_CTX_free(sctx);
+    /* The same bundle as PEM text from the cache: key, then the same leaf. */
+    {
+        char *pem = NULL;
+        size_t len = 0;
+        int fb = -1;
+        BIO *bio;
+        X509 *x;
+        EVP_PKEY *k;
+        err = NULL;
+        assert_int_equal(acme_cert_pem(cert, 0, &pem, &len, &fb, &err), ACME_OK);
+        assert_int_equal(fb, 1);
+        assert_int_equal(strlen(pem), len);
+        assert_non_null(strstr(pem, "PRIVATE KEY"));
+        bio = BIO_new_mem_buf(pem, (int)len);
+        k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+        x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        assert_non_null(k);
+        assert_non_null(x);
+        assert_int_equal(X509_check_private_key(x, k), 1);
+        assert_int_equal(X509_cmp(x, file_cert), 0); /* the same certificate as the file */
+        X509_free(x);
+        EVP_PKEY_free(k);
+        BIO_free(bio);
+        acme_free(pem);
+        EXPECT_INVALID(acme_cert_pem(cert, 2, &pem, NULL, NULL, &err), "index");
+    }
     X509_free(file_cert);
     /* Nothing pending for tls-alpn-01. */
     {

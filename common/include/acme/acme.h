@@ -208,10 +208,19 @@ ACME_API const char *acme_cert_name(const acme_cert *cert);
 ACME_API acme_status acme_cert_files(acme_cert *cert, size_t index, char **path,
                                      int *is_fallback, acme_error **err);
 
+/* The same startup bundle as PEM text (private key, leaf, chain), taken from the per-process
+ * cache that acme_ctx_prepare() filled; nothing is read from the store. Servers that run as root
+ * should prefer it to acme_cert_files(): the store belongs to the worker user, so a path into it
+ * must not be opened by root (nginx: "data:" + the text; httpd: a root-owned copy). *pem is
+ * NUL-terminated (acme_free it), *len its length. ACME_ERR_NOT_FOUND when nothing is cached. */
+ACME_API acme_status acme_cert_pem(acme_cert *cert, size_t index, char **pem, size_t *len,
+                                   int *is_fallback, acme_error **err);
+
 /* SSL_CTX_set_cert_cb() callback; `arg` is the acme_cert. Sets the current certificate(s) of the
  * certificate from the per-process cache with SSL_use_cert_and_key (all key types; OpenSSL picks
  * by the client's signature algorithms), or the tls-alpn-01 validation certificate when the
- * handshake was marked by acme_tls_alpn01_select(). Returns 1 (0 only on an OpenSSL failure). */
+ * handshake was marked for tls-alpn-01 (then that certificate alone). Returns 1 (0 only on an
+ * OpenSSL failure). */
 ACME_API int acme_ssl_cert_cb(struct ssl_st *ssl, void *arg);
 
 /* Starts the background driver thread of this process (idempotent). */
@@ -228,10 +237,20 @@ ACME_API acme_status acme_http01_lookup(acme_ctx *ctx, const char *token, size_t
                                         char **key_authz, size_t *len, acme_error **err);
 
 /* tls-alpn-01, for servers that select ALPN themselves (nginx). Call from the ALPN select
- * callback when the client offered "acme-tls/1": returns 1 and marks `ssl` when a tls-alpn-01
- * challenge is pending for `server_name` (the SNI), so the caller selects "acme-tls/1" and
- * acme_ssl_cert_cb serves the validation certificate; returns 0 otherwise. */
+ * callback when the client offered "acme-tls/1": returns 1 when the handshake is marked (by
+ * acme_ssl_client_hello_cb, or now, when a tls-alpn-01 challenge is pending for `server_name`,
+ * the SNI), so the caller selects "acme-tls/1" and the validation certificate is served alone;
+ * returns 0 otherwise. */
 ACME_API int acme_tls_alpn01_select(acme_ctx *ctx, struct ssl_st *ssl, const char *server_name);
+
+/* SSL_CTX_set_client_hello_cb() callback; `arg` is the acme_ctx. When the ClientHello offers
+ * "acme-tls/1" and a tls-alpn-01 challenge is pending for its SNI name (a DNS name, or the
+ * reverse-DNS name of an IP address, RFC 8738 section 6), it marks the handshake: the certificate
+ * callback then serves the validation certificate alone, for TLS 1.2 and 1.3 and whatever the
+ * configured key types. Install it on the SSL_CTX a connection starts with (it runs before SNI
+ * switches contexts). It never fails a handshake; the server still selects "acme-tls/1" in its
+ * ALPN callback (acme_tls_alpn01_select returns 1 for a marked handshake). */
+ACME_API int acme_ssl_client_hello_cb(struct ssl_st *ssl, int *alert, void *arg);
 
 /* tls-alpn-01 for httpd's ssl_answer_challenge hook: PEM certificate and key for `server_name`
  * (acme_free both). ACME_ERR_NOT_FOUND when no challenge is pending. */
