@@ -9,7 +9,8 @@
 //    EAB key again (lookup with onlyReturnExisting comes first).
 //  - Refuses (permanent Error(invalid)) to register when the CA has terms of service that the
 //    configuration does not agree to, or requires EAB that the configuration lacks.
-//  - Callers serialise account creation per CA (the driver holds the store's driver lock);
+//  - Callers serialise account creation per CA (the engine holds the store lock
+//    "account-<ca-id>" around it, across processes);
 //    rollover_account_key() writes the new key as account.key.next before asking the CA and
 //    promotes it after, so an interrupted rollover is recovered on the next load.
 #pragma once

@@ -137,6 +137,7 @@ KeyCert read_cert(const Json& o, const std::string& where) {
     c.not_before = read_time(o, "not_before", where);
     c.not_after = read_time(o, "not_after", where);
     c.sha256 = read_str(o, "sha256", where);
+    c.ca = read_str(o, "ca", where);
     c.installed_at = read_time(o, "installed_at", where);
     Json ari = read_object(o, "ari", where);
     if (ari.is_object()) c.ari = read_ari(ari, where + "ari.");
@@ -208,6 +209,7 @@ std::string to_json(const CertMeta& m) {
         set_time(j, "not_before", c.not_before);
         set_time(j, "not_after", c.not_after);
         set_str(j, "sha256", c.sha256);
+        set_str(j, "ca", c.ca);
         set_time(j, "installed_at", c.installed_at);
         j.set("ari", ari_json(c.ari));
         certs.append(j);

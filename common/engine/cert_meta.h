@@ -33,6 +33,7 @@ struct KeyCert {
     int64_t not_before = 0;
     int64_t not_after = 0;
     std::string sha256;  // lowercase hex SHA-256 of the leaf's DER
+    std::string ca;      // directory URL of the CA that issued it ("" when unknown)
     int64_t installed_at = 0;
     AriInfo ari;  // ari.cert_id: RFC 9773 identifier of this leaf
 };

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cctype>
@@ -26,6 +27,9 @@ namespace {
 
 constexpr int64_t kFallbackValidity = 30 * kDay;
 constexpr int64_t kAccountLockWaitMs = 30000;
+// After a failure that the schedule did not record (the store, an ARI poll), wait this long
+// before looking at the certificate again.
+constexpr int64_t kFailureHoldOffMs = 30000;
 
 Rng production_rng() { return [](int64_t lo, int64_t hi) { return random_between(lo, hi); }; }
 
@@ -181,7 +185,8 @@ std::string Engine::config_id() const {
 
 // ---- meta ---------------------------------------------------------------------------------------
 
-CertMeta Engine::load_meta(const ManagedCert& mc) {
+CertMeta Engine::load_meta(const ManagedCert& mc, std::vector<bool>* stale) {
+    if (stale) stale->assign(mc.config().key_types.size(), false);
     CertMeta meta;
     if (std::optional<std::string> text = store_->load(layout::cert_meta(mc.name()))) {
         try {
@@ -195,8 +200,9 @@ CertMeta Engine::load_meta(const ManagedCert& mc) {
     meta.name = mc.name();
     // The bundles are the truth: a key type whose bundle is missing or unreadable is not stored,
     // whatever meta.json says; a bundle meta.json does not know about is described from itself.
-    for (crypto::KeyType t : mc.config().key_types) {
-        const char* kt = crypto::key_type_name(t);
+    const auto& cas = mc.config().account.ca_urls;
+    for (size_t i = 0; i < mc.config().key_types.size(); ++i) {
+        const char* kt = crypto::key_type_name(mc.config().key_types[i]);
         std::optional<std::string> pem = store_->load(layout::cert_bundle(mc.name(), kt));
         std::unique_ptr<cache::Entry> e;
         if (pem) {
@@ -213,6 +219,13 @@ CertMeta Engine::load_meta(const ManagedCert& mc) {
         }
         crypto::CertInfo info = crypto::cert_info(e->leaf.get());
         KeyCert* known = meta.find(kt);
+        if (stale) {
+            // Each key type on its own: with dual certificates one may have been renewed for new
+            // names (or from a new CA) while the other's order failed.
+            const std::string ca = known ? known->ca : "";
+            (*stale)[i] = !crypto::cert_covers_names(e->leaf.get(), mc.config().domains) ||
+                          (!ca.empty() && std::find(cas.begin(), cas.end(), ca) == cas.end());
+        }
         if (known && known->sha256 == info.sha256_fingerprint_hex) continue;
         KeyCert k = key_cert(e->leaf.get(), info, kt);
         if (meta.domains.empty()) {
@@ -241,15 +254,26 @@ bool Engine::matches_config(const ManagedCert& mc, const CertMeta& meta) const {
 
 std::vector<crypto::KeyType> Engine::due_types(ManagedCert& mc, bool force, int64_t now,
                                                Decision* decision) {
-    CertMeta meta = load_meta(mc);
+    std::vector<bool> stale;
+    CertMeta meta = load_meta(mc, &stale);
     const std::string before = to_json(meta);
     bool matches = matches_config(mc, meta);
     CertFacts facts = cert_facts(meta, type_names(mc.config().key_types), matches);
+    for (size_t i = 0; i < facts.keys.size() && i < stale.size(); ++i) {
+        if (stale[i]) facts.keys[i].present = false;  // ordered anew, on its own
+    }
     Policy policy;
     policy.renew_window = parse_renew_window(mc.config().renew_window);
     policy.config_hash = mc.hash();
     Decision d = decide(facts, meta.schedule, policy, now, production_rng());
-    if (to_json(meta) != before) save_meta(meta);
+    if (to_json(meta) != before) {
+        // Only under the certificate's lock: another process (acmectl) may be installing it, and
+        // a stale copy written back would undo its record.
+        if (std::unique_ptr<StoreLock> lock = store_->try_lock("cert-" + mc.name())) {
+            CertMeta now_stored = load_meta(mc);
+            if (to_json(now_stored) == before) save_meta(meta);
+        }
+    }
     if (decision) *decision = d;
 
     std::vector<crypto::KeyType> out;
@@ -304,6 +328,7 @@ void Engine::install(ManagedCert& mc, CertMeta& meta, crypto::KeyType type,
     const std::string bundle_key = layout::cert_bundle(mc.name(), kt);
     if (std::optional<std::string> old = store_->load(bundle_key)) {
         store_->save(layout::cert_archive(mc.name(), kt, clock_.now()), *old, Sensitivity::secret);
+        prune_archive(mc.name(), kt);
     }
     store_->save(bundle_key, key_pem + chain_pem, Sensitivity::secret);
 
@@ -311,6 +336,7 @@ void Engine::install(ManagedCert& mc, CertMeta& meta, crypto::KeyType type,
     crypto::CertInfo info = crypto::cert_info(chain.front().get());
     KeyCert k = key_cert(chain.front().get(), info, kt);
     k.installed_at = clock_.now();
+    k.ca = ca_url;
     meta.put(std::move(k));
     meta.domains = mc.config().domains;
     meta.ca = ca_url;
@@ -321,6 +347,23 @@ void Engine::install(ManagedCert& mc, CertMeta& meta, crypto::KeyType type,
     ACME_LOG_NOTICE("acme: %s: %s certificate installed (issuer \"%s\", serial %s, valid until %s)",
                     mc.name().c_str(), kt, info.issuer_cn.c_str(), info.serial_hex.c_str(),
                     format_rfc3339(info.not_after).c_str());
+}
+
+void Engine::prune_archive(const std::string& name, const char* key_type) {
+    // Keep the newest kArchiveKeep replaced bundles per key type (names start with the Unix time).
+    constexpr size_t kArchiveKeep = 10;
+    const std::string suffix = std::string("-") + key_type + ".pem";
+    std::vector<std::string> mine;
+    for (const std::string& f : store_->list(layout::cert_archive_dir(name))) {
+        if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0)
+            mine.push_back(f);
+    }
+    if (mine.size() <= kArchiveKeep) return;
+    std::sort(mine.begin(), mine.end(), [&](const std::string& a, const std::string& b) {
+        return std::strtoll(a.c_str(), nullptr, 10) < std::strtoll(b.c_str(), nullptr, 10);
+    });
+    for (size_t i = 0; i + kArchiveKeep < mine.size(); ++i)
+        store_->remove(layout::cert_archive_dir(name) + "/" + mine[i]);
 }
 
 void Engine::order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
@@ -414,11 +457,15 @@ void Engine::order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
 
 void Engine::poll_ari(ManagedCert& mc, const std::atomic<bool>* cancel) {
     std::unique_ptr<StoreLock> lock = store_->try_lock("cert-" + mc.name());
-    if (!lock) return;
+    if (!lock) throw Error(Status::busy, "acme: " + mc.name() + ": another process is ordering it");
     CertMeta meta = load_meta(mc);
-    if (meta.ca.empty()) return;
+    const auto& cas = mc.config().account.ca_urls;
+    // A certificate whose issuing CA is unknown (meta.json rebuilt from the bundle) is asked
+    // about at the CA in use.
+    const std::string ca =
+        !meta.ca.empty() ? meta.ca : cas.at(current_ca(meta.schedule, cas.size()));
     std::unique_ptr<Transport> transport = transport_for(mc.config().account);
-    proto::Client client(*transport, meta.ca, clock_);
+    proto::Client client(*transport, ca, clock_);
     client.set_cancel_flag(cancel);
     const int64_t now = clock_.now();
     for (KeyCert& k : meta.certs) {
@@ -456,6 +503,7 @@ void Engine::start() {
     if (driver_.joinable() || certs_.empty()) return;
     stopping_.store(false);
     driver_ = std::thread([this] { driver_loop(); });
+    started_.store(true);
 }
 
 void Engine::stop() noexcept {
@@ -463,10 +511,16 @@ void Engine::stop() noexcept {
         std::lock_guard<std::mutex> g(mu_);
         if (!driver_.joinable()) return;
         stopping_.store(true);
+        started_.store(false);
     }
     cv_.notify_all();
     driver_.join();
     driver_ = std::thread();
+}
+
+void Engine::hold_off(ManagedCert& mc, int64_t ms) {
+    std::lock_guard<std::mutex> g(mu_);
+    mc.not_before_ms_ = std::max(mc.not_before_ms_, clock_.now_ms() + ms);
 }
 
 void Engine::launch(ManagedCert& mc, bool ari_only) {
@@ -476,6 +530,7 @@ void Engine::launch(ManagedCert& mc, bool ari_only) {
     wp->cert = &mc;
     mc.in_flight_ = true;
     working_on_ = mc.name();
+    ACME_LOG_DEBUG("acme: %s: %s", mc.name().c_str(), ari_only ? "polling ARI" : "working on it");
     wp->thread = std::thread([this, wp, ari_only] {
         try {
             if (ari_only) {
@@ -489,14 +544,18 @@ void Engine::launch(ManagedCert& mc, bool ari_only) {
             if (e.status() == Status::busy) {
                 // Another process (acmectl, a second server on this store) is ordering it:
                 // look again after the lock retry interval, without counting a failure.
-                std::lock_guard<std::mutex> g(mu_);
-                wp->cert->busy_until_ms_ = clock_.now_ms() + options_.lock_retry_ms;
+                hold_off(*wp->cert, options_.lock_retry_ms);
                 ACME_LOG_INFO("%s; looking again in %u ms", e.what(), options_.lock_retry_ms);
             } else if (stopping_.load()) {
                 ACME_LOG_INFO("acme: %s: stopped: %s", wp->cert->name().c_str(), e.what());
+            } else {
+                // order() logged and recorded its failures (the schedule waits); anything else
+                // (the store, an ARI poll) must not make the driver relaunch at once either.
+                hold_off(*wp->cert, kFailureHoldOffMs);
+                ACME_LOG_ERROR("acme: %s: %s", wp->cert->name().c_str(), e.what());
             }
-            // Other failures were logged and recorded by order().
         } catch (const std::exception& e) {
+            hold_off(*wp->cert, kFailureHoldOffMs);
             ACME_LOG_ERROR("acme: %s: %s", wp->cert->name().c_str(), e.what());
         }
         wp->done.store(true);
@@ -526,8 +585,8 @@ void Engine::drive_once(int64_t now, int64_t& next_wake) {
         {
             std::lock_guard<std::mutex> g(mu_);
             if (mc.in_flight_) continue;
-            if (mc.busy_until_ms_ > clock_.now_ms()) {
-                next_wake = std::min(next_wake, mc.busy_until_ms_ / 1000 + 1);
+            if (mc.not_before_ms_ > clock_.now_ms()) {
+                next_wake = std::min(next_wake, mc.not_before_ms_ / 1000 + 1);
                 continue;
             }
         }
@@ -678,8 +737,8 @@ void Engine::revoke(ManagedCert& mc, int reason, bool use_cert_key) {
     proto::Client client(*transport, ca_url, clock_);
     client.set_cancel_flag(&stopping_);
     if (!use_cert_key) with_account(client, mc.config().account, false);
-    for (crypto::KeyType t : mc.config().key_types) {
-        const char* kt = crypto::key_type_name(t);
+    for (size_t i = 0; i < mc.config().key_types.size(); ++i) {
+        const char* kt = crypto::key_type_name(mc.config().key_types[i]);
         std::optional<std::string> pem = store_->load(layout::cert_bundle(mc.name(), kt));
         if (!pem) continue;
         std::unique_ptr<cache::Entry> e = cache::parse_bundle(*pem);
@@ -688,6 +747,9 @@ void Engine::revoke(ManagedCert& mc, int reason, bool use_cert_key) {
         // A revoked certificate is not served again: archive it, and the driver orders anew.
         store_->save(layout::cert_archive(mc.name(), kt, clock_.now()), *pem, Sensitivity::secret);
         store_->remove(layout::cert_bundle(mc.name(), kt));
+        // Servers switch to the stand-in on their next handshake (a server that started with a
+        // stored certificate has no fallback file yet).
+        ensure_fallback(mc, i);
         ACME_LOG_NOTICE("acme: %s: %s certificate %s revoked", mc.name().c_str(), kt,
                         crypto::cert_info(e->leaf.get()).serial_hex.c_str());
     }
@@ -758,7 +820,7 @@ std::string Engine::status(bool prometheus, bool all_stored) {
             ACME_LOG_WARN("acme: driver state: %s", e.what());
         }
     }
-    const DriverStatus* dsp = driver_.joinable() ? &ds : nullptr;
+    const DriverStatus* dsp = started_.load() ? &ds : nullptr;
     const int64_t now = clock_.now();
     return prometheus ? status_prometheus(metas, now, dsp) : status_json(metas, now, dsp);
 }

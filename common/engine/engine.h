@@ -67,7 +67,9 @@ private:
     Store& store_;
     std::unique_ptr<cache::CachedCert> cached_;
     bool in_flight_ = false;       // guarded by Engine::mu_
-    int64_t busy_until_ms_ = 0;    // another process holds its lock; guarded by Engine::mu_
+    // Not before this (ms): another process holds its lock, or work on it failed in a way the
+    // schedule did not record. Guarded by Engine::mu_.
+    int64_t not_before_ms_ = 0;
 };
 
 class Engine {
@@ -107,6 +109,7 @@ private:
     void driver_loop();
     void drive_once(int64_t now, int64_t& next_wake);
     void launch(ManagedCert& mc, bool ari_only);
+    void hold_off(ManagedCert& mc, int64_t ms);
     void reap_finished();
     // The order itself; records the outcome in meta.json. Throws on failure.
     void order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
@@ -115,12 +118,15 @@ private:
     // What needs ordering now; empty when nothing is due. Updates (and saves) the schedule.
     std::vector<crypto::KeyType> due_types(ManagedCert& mc, bool force, int64_t now,
                                            Decision* decision);
-    CertMeta load_meta(const ManagedCert& mc);
+    // meta.json reconciled with the stored bundles. With `stale`, also which key types hold a
+    // certificate that no longer fits the configuration (names, CA).
+    CertMeta load_meta(const ManagedCert& mc, std::vector<bool>* stale = nullptr);
     void save_meta(const CertMeta& meta);
     bool matches_config(const ManagedCert& mc, const CertMeta& meta) const;
     void install(ManagedCert& mc, CertMeta& meta, crypto::KeyType type, const std::string& key_pem,
                  const std::string& chain_pem, const std::string& ca_url);
     void ensure_fallback(ManagedCert& mc, size_t i);
+    void prune_archive(const std::string& name, const char* key_type);
     std::unique_ptr<Transport> transport_for(const AccountConfig& account) const;
     void with_account(proto::Client& client, const AccountConfig& account, bool create);
     std::string config_id() const;
@@ -138,6 +144,7 @@ private:
     std::thread driver_;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> driver_active_{false};
+    std::atomic<bool> started_{false};  // start() ran and stop() has not
     std::vector<std::unique_ptr<Work>> work_;  // guarded by mu_
     std::string working_on_;                   // guarded by mu_
     int64_t next_wakeup_ = 0;                  // guarded by mu_

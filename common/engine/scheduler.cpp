@@ -288,7 +288,10 @@ void record_failure(ScheduleState& s, const Error& error, int64_t now, size_t n_
         s.ca_fails = 0;
         s.retry_not_before = 0;  // the old CA's Retry-After does not bind the next one
     } else if (error.retry_after() > now) {
-        s.retry_not_before = std::max(s.retry_not_before, error.retry_after());
+        // Honour the CA's word, up to a bound: a Retry-After of years (a bug, or a party on the
+        // path) must not park a certificate past its expiry.
+        s.retry_not_before =
+            std::max(s.retry_not_before, std::min(error.retry_after(), now + kRetryAfterMax));
     }
     if (s.retry_not_before > s.next_attempt) s.next_attempt = s.retry_not_before;
 }

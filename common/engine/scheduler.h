@@ -46,6 +46,8 @@ constexpr int64_t kDay = 86400;
 constexpr int64_t kBackoffBase = 60;
 constexpr int64_t kBackoffCap = kDay;
 constexpr int kBackoffJitterPercent = 20;
+// The longest Retry-After honoured (a larger value is cut to this).
+constexpr int64_t kRetryAfterMax = 7 * kDay;
 // rateLimited without a Retry-After waits at least this long.
 constexpr int64_t kRateLimitedMinWait = 3600;
 // Permanent failures wait for a configuration change, with a safety retry after this long.
@@ -155,8 +157,9 @@ struct CertFacts {
         AriInfo ari;  // of the stored certificate
     };
     std::vector<Key> keys;
-    // The stored certificates cover exactly the configured names (and key types, profile...):
-    // computed by the caller. false = order now.
+    // The stored certificates cover exactly the configured names and come from a configured CA:
+    // computed by the caller. false = order now. (A changed profile or preferred chain applies
+    // from the next renewal on.)
     bool matches_config = true;
 };
 
@@ -202,7 +205,7 @@ Decision decide(const CertFacts& facts, ScheduleState& s, const Policy& policy, 
 // Records a failed order attempt (error fields only; the message is kept for the status).
 //  - transient: next_attempt = now + backoff_delay(fails); rateLimited without a Retry-After
 //    waits at least 1 h;
-//  - Retry-After (error.retry_after()): never before it (while at the same CA);
+//  - Retry-After (error.retry_after()): never before it (while at the same CA), up to 7 days;
 //  - permanent: with one CA, or once every CA refused in a row, wait for a configuration change
 //    (safety retry after 24 h); with several CAs a permanent refusal moves on to the next CA at
 //    once and retries there after the transient backoff;

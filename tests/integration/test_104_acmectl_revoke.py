@@ -17,6 +17,8 @@ class TestRevoke(AcmectlTestCase):
             shutil.rmtree(self.store_path("accounts"))
         serial = harness.cert_info(self.bundle(name))["serial"]
         self.assertEqual(pebble.cert_status(serial)["Status"], "Valid")
+        # As for a server that started with a stored certificate: no stand-in on disk yet.
+        shutil.rmtree(self.store_path("fallback", name))
         r = self.acmectl("revoke", *self.ca_args(pebble), "-d", name, *extra, check=0)
         self.assertIn("revoked %s" % name, r.stdout)
         status = pebble.cert_status(serial)
@@ -25,6 +27,11 @@ class TestRevoke(AcmectlTestCase):
         self.assertFalse(os.path.exists(self.store_path("certs", name, "ecdsa-p256.pem")))
         archived = os.listdir(self.store_path("certs", name, "archive"))
         self.assertTrue(any(a.endswith("ecdsa-p256.pem") for a in archived), archived)
+        # Servers switch to a self-signed stand-in for the name until the replacement arrives.
+        with open(self.store_path("fallback", name, "ecdsa-p256.pem")) as f:
+            stand_in = harness.cert_info(f.read())
+        self.assertIn("acme fallback", stand_in["subject"])
+        self.assertEqual(stand_in["dns_names"], [name])
         return status
 
     def test_revoke_with_account_key(self):

@@ -192,10 +192,10 @@ ACME_API acme_status acme_ctx_add_cert(acme_ctx *ctx, const acme_cert_config *cf
 ACME_API acme_status acme_cert_config_validate(const acme_cert_config *cfg, char **name,
                                                acme_error **err);
 
-/* After all acme_ctx_add_cert calls, in the privileged parent before forking: creates the store
- * (directories 0700, owned by uid/gid when they are >= 0), loads every stored certificate into the
- * per-process cache and writes a self-signed fallback for each certificate that has none yet.
- * Never contacts a CA. */
+/* After all acme_ctx_add_cert calls, in the privileged parent before forking: hands the store
+ * (created by acme_ctx_create; directories 0700) to uid/gid when they are >= 0, loads every
+ * stored certificate into the per-process cache and writes a self-signed fallback for each
+ * certificate that has none yet. Never contacts a CA. */
 ACME_API acme_status acme_ctx_prepare(acme_ctx *ctx, long uid, long gid, acme_error **err);
 
 /* Number of key types of a certificate (1 or 2) and its store name. */

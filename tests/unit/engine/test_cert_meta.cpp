@@ -25,6 +25,7 @@ CertMeta full_meta() {
     e.not_before = kNow - 86400;
     e.not_after = kNow + 89 * 86400;
     e.sha256 = std::string(64, 'a');
+    e.ca = "https://ca.example/directory";
     e.installed_at = kNow - 86000;
     e.ari.cert_id = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.BKGyw9Q";
     e.ari.window_start = kNow + 50 * 86400;
@@ -85,6 +86,7 @@ void expect_same(const CertMeta& a, const CertMeta& b) {
         EXPECT_EQ(x.not_before, y.not_before);
         EXPECT_EQ(x.not_after, y.not_after);
         EXPECT_EQ(x.sha256, y.sha256);
+        EXPECT_EQ(x.ca, y.ca);
         EXPECT_EQ(x.installed_at, y.installed_at);
         expect_same(x.ari, y.ari);
     }

@@ -30,3 +30,116 @@ TEST(ReverseDns, OtherNamesUnchanged) {
 
 }  // namespace
 }  // namespace acme::engine
+
+// ---- the driver, with a CA that cannot be reached ------------------------------------------
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "store/layout.h"
+#include "support/test_pki.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+namespace acme::engine {
+namespace {
+
+struct LogCapture {
+    std::mutex mu;
+    std::vector<std::string> lines;
+    static void cb(void* baton, int, const char* msg) {
+        auto* self = static_cast<LogCapture*>(baton);
+        std::lock_guard<std::mutex> g(self->mu);
+        self->lines.emplace_back(msg);
+    }
+    size_t count(const std::string& needle) {
+        std::lock_guard<std::mutex> g(mu);
+        size_t n = 0;
+        for (const std::string& l : lines) n += l.find(needle) != std::string::npos;
+        return n;
+    }
+    bool any(const std::string& needle) { return count(needle) > 0; }
+};
+
+struct EngineTest : ::testing::Test {
+    EngineTest() {
+        char tmpl[] = "/tmp/acme-engine-test-XXXXXX";
+        dir = mkdtemp(tmpl);
+        log_set(&LogCapture::cb, &log, LogLevel::debug);
+    }
+    ~EngineTest() override {
+        log_set(nullptr, nullptr, LogLevel::error);
+        std::filesystem::remove_all(dir);
+    }
+    CertConfig config(std::vector<std::string> names, std::vector<crypto::KeyType> types) {
+        CertConfig c;
+        c.domains = std::move(names);
+        c.key_types = std::move(types);
+        c.account.ca_urls = {"https://127.0.0.1:9/dir"};  // nothing listens: refused at once
+        return c;
+    }
+    // A CA-issued bundle (with an AKI, so it has an ARI id) for `names`.
+    std::string bundle(crypto::KeyType t, std::vector<std::string> names) {
+        crypto::PKey k = crypto::generate_key(t);
+        crypto::X509Ptr leaf = ca.issue(k.get(), names);
+        return crypto::private_key_to_pem(k.get()) + crypto::cert_to_pem(leaf.get()) + ca.pem();
+    }
+    void put(const std::string& key, const std::string& value) {
+        fs::make_dirs(fs::dirname(dir + "/store/" + key), 0700);
+        fs::write_file_atomic(dir + "/store/" + key, value, 0600);
+    }
+    std::string dir;
+    LogCapture log;
+    testing::TestCA ca = testing::TestCA::make("Engine Test CA");
+};
+
+TEST_F(EngineTest, AriPollOfACertificateWithoutMetaDoesNotSpin) {
+    // meta.json lost (or corrupt): rebuilt from the bundle, the issuing CA is unknown. The ARI
+    // poll must still record its outcome instead of returning early and being relaunched at once.
+    EngineOptions o;
+    o.store_dir = dir + "/store";
+    o.lock_retry_ms = 100;
+    Engine engine(o);
+    ManagedCert& mc = engine.add(config({"spin.example"}, {crypto::KeyType::ecdsa_p256}));
+    put(layout::cert_bundle(mc.name(), "ecdsa-p256"),
+        bundle(crypto::KeyType::ecdsa_p256, {"spin.example"}));
+    engine.prepare(-1, -1);
+    engine.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    engine.stop();
+    EXPECT_GE(log.count("spin.example: polling ARI"), 1u);
+    EXPECT_LE(log.count("spin.example: polling ARI"), 2u);
+}
+
+TEST_F(EngineTest, DualCertificateWithOneKeyTypeBehindIsReorderedAlone) {
+    // The names changed; the ECDSA certificate was renewed for them, the RSA order failed. The
+    // RSA certificate no longer fits the configuration and is ordered on its own, now.
+    EngineOptions o;
+    o.store_dir = dir + "/store";
+    Engine engine(o);
+    ManagedCert& mc =
+        engine.add(config({"a.example", "b.example"},
+                          {crypto::KeyType::ecdsa_p256, crypto::KeyType::rsa2048}));
+    put(layout::cert_bundle(mc.name(), "ecdsa-p256"),
+        bundle(crypto::KeyType::ecdsa_p256, {"a.example", "b.example"}));
+    put(layout::cert_bundle(mc.name(), "rsa-2048"), bundle(crypto::KeyType::rsa2048, {"a.example"}));
+    CertMeta meta;
+    meta.name = mc.name();
+    meta.domains = {"a.example", "b.example"};
+    meta.ca = "https://127.0.0.1:9/dir";
+    meta.config_hash = mc.hash();
+    put(layout::cert_meta(mc.name()), to_json(meta));
+    engine.prepare(-1, -1);
+    EXPECT_THROW(engine.issue_now(mc, false), Error);  // the CA is unreachable
+    EXPECT_TRUE(log.any("ordering a certificate for a.example, b.example (rsa-2048)"))
+        << "the RSA certificate alone is ordered";
+    EXPECT_FALSE(log.any("ecdsa-p256, rsa-2048"));
+}
+
+}  // namespace
+}  // namespace acme::engine

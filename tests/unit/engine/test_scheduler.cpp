@@ -508,6 +508,15 @@ TEST(Scheduler, RetryAfterIsRespected) {
               Decision::Action::order);
 }
 
+TEST(Scheduler, AnAbsurdRetryAfterIsCutToAWeek) {
+    ScheduleState s;
+    Error e(Status::ca, "come back in 300 years");
+    e.set_problem(kRateLimited).set_retry_after(kNow + 300 * 365 * kDay);
+    record_failure(s, e, kNow, 1, "h1", middle());
+    EXPECT_EQ(s.retry_not_before, kNow + kRetryAfterMax);
+    EXPECT_EQ(s.next_attempt, kNow + kRetryAfterMax);
+}
+
 TEST(Scheduler, ShortRetryAfterOnATransientError) {
     ScheduleState s;
     Error e(Status::ca, "service unavailable");
