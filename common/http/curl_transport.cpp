@@ -72,9 +72,12 @@ Error curl_error(CURLcode rc, const RequestContext& ctx) {
         case CURLE_SSL_CACERT_BADFILE:
             msg += "; TLS verification impossible: cannot use " + trust;
             break;
-        case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
+            if (!ctx.options.allow_plain_http)
+                msg += "; ACME runs over https:// only (RFC 8555 section 6.1)";
             // A configuration problem (or a CA handing out unusable URLs): retrying cannot help.
+            return Error(Status::invalid, msg, true);
+        case CURLE_URL_MALFORMAT:
             return Error(Status::invalid, msg, true);
         case CURLE_UNKNOWN_OPTION:
         case CURLE_NOT_BUILT_IN:
@@ -166,7 +169,7 @@ class CurlTransport : public Transport {
         set(CURLOPT_ERRORBUFFER, errbuf_);
         set(CURLOPT_URL, req.url.c_str());
         set(CURLOPT_NOSIGNAL, 1L);
-        set(CURLOPT_PROTOCOLS_STR, "http,https");
+        set(CURLOPT_PROTOCOLS_STR, options_.allow_plain_http ? "http,https" : "https");
         set(CURLOPT_FOLLOWLOCATION, 0L);
         set(CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
         set(CURLOPT_TIMEOUT_MS, options_.total_timeout_ms);

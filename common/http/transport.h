@@ -48,6 +48,11 @@ struct TransportOptions {
     // When set and it becomes true, a request in flight is abandoned within about a second and
     // perform() throws Error(internal, "cancelled"). The flag must outlive the transport.
     const std::atomic<bool>* cancel = nullptr;
+    // RFC 8555 section 6.1: ACME runs over HTTPS only. By default every request to a URL of any
+    // other scheme (an http:// order, certificate or Link alternate a CA handed out included)
+    // fails with Error(invalid, permanent) before anything is sent. Tests against a plain-HTTP
+    // server set this.
+    bool allow_plain_http = false;
 };
 
 class Transport {

@@ -220,6 +220,7 @@ class TinyHttpServer {
 TransportOptions test_options() {
     TransportOptions o;
     o.proxy = "none";  // independent of the environment the tests run in
+    o.allow_plain_http = true;  // the test server speaks plain HTTP
     o.connect_timeout_ms = 5000;
     o.total_timeout_ms = 20000;
     return o;
@@ -495,6 +496,38 @@ TEST(CurlTransport, NonHttpSchemesAreRefused) {
         EXPECT_NE(e.status(), Status::ok);
         EXPECT_NE(std::string(e.what()).find("file:///etc/passwd"), std::string::npos);
     }
+}
+
+TEST(CurlTransport, PlainHttpIsRefusedByDefault) {
+    // RFC 8555 section 6.1: a CA handing out an http:// URL (order, certificate, Link alternate)
+    // must not make us talk plain HTTP, e.g. to an internal address.
+    TinyHttpServer server([](const ReceivedRequest&) { return http_response(200, "OK", "x"); });
+    TransportOptions o = test_options();
+    o.allow_plain_http = false;
+    EXPECT_FALSE(TransportOptions().allow_plain_http);
+    auto t = make_curl_transport(o);
+    for (const char* method : {"GET", "HEAD", "POST"}) {
+        HttpRequest req;
+        req.method = method;
+        req.url = server.url("/acme/cert/1");
+        req.body = method == std::string("POST") ? "{}" : "";
+        try {
+            t->perform(req);
+            FAIL() << method << " " << req.url << " was fetched over plain HTTP";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.status(), Status::invalid) << e.what();
+            EXPECT_TRUE(e.permanent()) << e.what();
+            EXPECT_NE(std::string(e.what()).find(req.url), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("https:// only"), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_EQ(server.requests().size(), 0u) << "a plain-HTTP request reached the server";
+    EXPECT_EQ(server.connections(), 0) << "a plain-HTTP connection was made";
+    // The same transport options with the switch on talk to it.
+    o.allow_plain_http = true;
+    HttpRequest req;
+    req.url = server.url("/acme/cert/1");
+    EXPECT_EQ(make_curl_transport(o)->perform(req).body, "x");
 }
 
 class ScopedEnv {
