@@ -1,7 +1,16 @@
 // The filesystem Store (see store.h for the contract).
 //
 // Implementation notes:
-//  - Atomic saves come from fs::write_file_atomic (temp file, fsync, rename, directory fsync).
+//  - Every key is resolved below root_fd_ (the store directory, opened once with O_PATH) by
+//    fs::open_beneath (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or an O_NOFOLLOW walk), so
+//    no symbolic link the store's owner plants (a bundle, a certificate's directory,
+//    fallback/<name>, locks/, the generation file) is ever followed by a privileged caller. Files
+//    are opened O_NONBLOCK and checked with fstat (regular file; when root, owned by the store's
+//    owner) before anything is read, so a FIFO never blocks the nginx master or the httpd parent.
+//  - Atomic saves come from fs::write_file_atomic_at (temp file, fsync, rename, directory fsync)
+//    relative to the parent directory's descriptor; parents are created and opened one component
+//    at a time by fs::make_dirs_beneath. When the caller is root, what it creates is given to the
+//    owner of the store root before it becomes visible.
 //  - Locks are flock(2) locks on <root>/locks/<name>.lock. flock locks belong to an open file
 //    description, so two try_lock() calls in one process (two threads) exclude each other, and the
 //    kernel drops the lock when the holder's descriptor is closed or its process dies. A child
@@ -9,7 +18,8 @@
 //  - The generation counter is a uint64 at offset 0 of <root>/generation, mmap'd MAP_SHARED and
 //    only ever updated in place (never replaced by rename: other processes' mappings would keep
 //    the old inode). Reads are one atomic load; bumps an atomic add, visible to every process that
-//    maps the file.
+//    maps the file. It must belong to the owner of the store root: a mapping of some other file
+//    (a hard link to a root file), inherited by the workers, would let them write that file.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -36,18 +46,97 @@ constexpr const char* kSubdirs[] = {
     "fallback", "locks"};
 constexpr size_t kMaxLockName = 240;  // "cert-" + a 230-character name fits
 constexpr int kMaxDepth = 32;
-
+constexpr const char* kGeneration = "generation";
+constexpr const char* kLocksDir = "locks";
 
 class FsStoreLock : public StoreLock {
-  public:
+public:
     explicit FsStoreLock(int fd) : fd_(fd) {}
     ~FsStoreLock() override { ::close(fd_); }  // closing the last descriptor releases the flock
     FsStoreLock(const FsStoreLock&) = delete;
     FsStoreLock& operator=(const FsStoreLock&) = delete;
 
-  private:
+private:
     int fd_;
 };
+
+// Who owns the store (the owner of its root directory), and whether the caller is root: then
+// files must belong to that owner, and what the caller creates is given to it.
+struct StoreOwner {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    bool privileged = false;
+
+    uid_t new_uid() const { return privileged ? uid : static_cast<uid_t>(-1); }
+    gid_t new_gid() const { return privileged ? gid : static_cast<gid_t>(-1); }
+};
+
+StoreOwner owner_of(int root_fd, const std::string& root) {
+    struct stat st;
+    if (::fstat(root_fd, &st) != 0) fail_io("store: stat " + root, errno);
+    StoreOwner o;
+    o.uid = st.st_uid;
+    o.gid = st.st_gid;
+    o.privileged = ::geteuid() == 0;
+    return o;
+}
+
+[[noreturn]] void fail_foreign_owner(const std::string& path, uid_t file_uid, uid_t store_uid) {
+    fail(Status::io, "store: " + path + " belongs to uid " + std::to_string(file_uid) +
+                         ", not to the owner of the store (uid " + std::to_string(store_uid) +
+                         "); refusing it");
+}
+
+void check_owner(const StoreOwner& o, const struct stat& st, const std::string& path) {
+    if (o.privileged && st.st_uid != o.uid) fail_foreign_owner(path, st.st_uid, o.uid);
+}
+
+// A failed open below the root: a symbolic link gets a message of its own.
+[[noreturn]] void fail_open(const std::string& what, const std::string& path, int e) {
+    if (e == ELOOP)
+        fail(Status::io, "store: " + what + " " + path +
+                             ": it, or a directory above it, is a symbolic link; refusing to "
+                             "follow it");
+    fail_io("store: " + what + " " + path, e);
+}
+
+FileIdentity identity_from(const struct stat& st) {
+    FileIdentity id;
+    id.dev = st.st_dev;
+    id.ino = st.st_ino;
+    id.size = static_cast<uint64_t>(st.st_size);
+    id.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    return id;
+}
+
+// Opens the file `name` (below the directory `dirfd`) with `access` (O_RDWR or O_RDONLY), creating
+// it with exactly `mode` when missing, given to the store's owner when the caller is root.
+// Returns -1 with errno on failure. *created says whether this call created it. Never follows a
+// symbolic link and never blocks on a FIFO (the caller checks the type with fstat).
+int open_or_create(int dirfd, const std::string& name, int access, mode_t mode, const StoreOwner& o,
+                   bool* created) {
+    *created = false;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        int fd = fs::open_beneath(dirfd, name, access | O_NONBLOCK | O_NOCTTY);
+        if (fd >= 0 || errno != ENOENT) return fd;
+        fd = fs::open_beneath(dirfd, name, access | O_CREAT | O_EXCL | O_NONBLOCK | O_NOCTTY, mode);
+        if (fd >= 0) {
+            *created = true;
+            if (::fchmod(fd, mode) != 0 ||
+                (o.privileged && ::fchown(fd, o.new_uid(), o.new_gid()) != 0)) {
+                int e = errno;
+                ::close(fd);
+                errno = e;
+                return -1;
+            }
+            return fd;
+        }
+        if (errno != EEXIST) return -1;
+        // Created by someone else meanwhile: open that one.
+    }
+    errno = EEXIST;
+    return -1;
+}
 
 // Lock names follow the layout's name rules: [a-z0-9._-], not starting with '.'.
 void check_lock_name(const std::string& name) {
@@ -59,30 +148,6 @@ void check_lock_name(const std::string& name) {
     if (!ok) fail_invalid("store: invalid lock name '" + name.substr(0, 80) + "'");
 }
 
-// Names of a directory opened as `dirfd` (the descriptor stays usable).
-std::vector<std::string> names_in(int dirfd, const std::string& path) {
-    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) fail_io("store: open directory " + path, errno);
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd), &::closedir);
-    if (!d) {
-        int e = errno;
-        ::close(fd);
-        fail_io("store: open directory " + path, e);
-    }
-    std::vector<std::string> out;
-    for (;;) {
-        errno = 0;
-        struct dirent* e = ::readdir(d.get());
-        if (!e) {
-            if (errno != 0) fail_io("store: read directory " + path, errno);
-            break;
-        }
-        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-        out.emplace_back(e->d_name);
-    }
-    return out;
-}
-
 // Hands the directory `dirfd` (at `path`) and everything below it to uid/gid without following
 // symlinks; directories become 0700. (uid_t)-1 / (gid_t)-1 leave that id alone.
 void prepare_dir(int dirfd, const std::string& path, uid_t uid, gid_t gid, int depth) {
@@ -90,7 +155,7 @@ void prepare_dir(int dirfd, const std::string& path, uid_t uid, gid_t gid, int d
     const bool chown_wanted = uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1);
     if (chown_wanted && ::fchown(dirfd, uid, gid) != 0) fail_io("store: chown " + path, errno);
     if (::fchmod(dirfd, 0700) != 0) fail_io("store: chmod " + path, errno);
-    for (const std::string& name : names_in(dirfd, path)) {
+    for (const std::string& name : fs::list_dir_fd(dirfd, path)) {
         const std::string child = fs::join(path, name);
         struct stat st;
         if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -98,7 +163,8 @@ void prepare_dir(int dirfd, const std::string& path, uid_t uid, gid_t gid, int d
             fail_io("store: stat " + child, errno);
         }
         if (S_ISDIR(st.st_mode)) {
-            UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            UniqueFd sub(::openat(dirfd, name.c_str(),
+                                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
             if (sub.get() < 0) fail_io("store: open directory " + child, errno);
             prepare_dir(sub.get(), child, uid, gid, depth + 1);
         } else if (!chown_wanted) {
@@ -107,7 +173,7 @@ void prepare_dir(int dirfd, const std::string& path, uid_t uid, gid_t gid, int d
             // Through a descriptor, and only for files with a single link: a hard link planted in
             // the store must not hand some other file of the system to the unprivileged user.
             UniqueFd f(::openat(dirfd, name.c_str(),
-                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+                                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
             if (f.get() < 0) {
                 if (errno == ENOENT) continue;
                 fail_io("store: open " + child, errno);
@@ -127,16 +193,26 @@ void prepare_dir(int dirfd, const std::string& path, uid_t uid, gid_t gid, int d
     }
 }
 
-size_t remove_stale_below(const std::string& dir, int depth) {
+size_t remove_stale_below(int dirfd, const std::string& path, int depth) {
     if (depth > kMaxDepth) return 0;
-    size_t removed = fs::remove_stale_temp_files(dir);
-    for (const std::string& name : fs::list_dir(dir)) {
-        const std::string child = fs::join(dir, name);
-        struct stat st;
-        if (::lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-            removed += remove_stale_below(child, depth + 1);
+    size_t removed = fs::remove_stale_temp_files_at(dirfd, path);
+    for (const std::string& name : fs::list_dir_fd(dirfd, path)) {
+        if (name.empty() || name[0] == '.') continue;  // temporary files, never directories
+        // Directories only, never through a symbolic link; anything else fails to open and is
+        // skipped.
+        UniqueFd sub(::openat(dirfd, name.c_str(),
+                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+        if (sub.get() >= 0)
+            removed += remove_stale_below(sub.get(), fs::join(path, name), depth + 1);
     }
     return removed;
+}
+
+// Splits a validated key into its directory ("" at the top) and its file name.
+std::pair<std::string, std::string> split_key(const std::string& key) {
+    size_t slash = key.rfind('/');
+    if (slash == std::string::npos) return {"", key};
+    return {key.substr(0, slash), key.substr(slash + 1)};
 }
 
 }  // namespace
@@ -145,24 +221,32 @@ FsStore::FsStore(std::string dir) : root_(std::move(dir)) {
     if (root_.empty()) fail_invalid("store: empty store directory");
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
     fs::make_dirs(root_, 0700);
-    for (const char* sub : kSubdirs) fs::make_dirs(fs::join(root_, sub), 0700);
+    root_fd_.reset(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root_fd_.get() < 0) fail_io("store: open directory " + root_, errno);
+    const StoreOwner owner = owner_of(root_fd_.get(), root_);
+    for (const char* sub : kSubdirs)
+        fs::make_dirs_beneath(root_fd_.get(), sub, 0700, root_, owner.new_uid(), owner.new_gid());
 
-    const std::string path = fs::join(root_, "generation");
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    bool writable = fd >= 0;
-    if (!writable) {
+    const std::string path = fs::join(root_, kGeneration);
+    bool created = false;
+    bool writable = true;
+    int fd = open_or_create(root_fd_.get(), kGeneration, O_RDWR, 0644, owner, &created);
+    if (fd < 0) {
         // A read-only store (filesystem or permissions): read the counter, never bump it.
         int e = errno;
         if (e == EACCES || e == EPERM || e == EROFS) {
-            fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            writable = false;
+            fd = fs::open_beneath(root_fd_.get(), kGeneration, O_RDONLY | O_NONBLOCK | O_NOCTTY);
             if (fd < 0) e = errno;
         }
-        if (fd < 0) fail_io("store: open " + path, e);
+        if (fd < 0) fail_open("open", path, e);
     }
-    UniqueFd owner(fd);
+    UniqueFd owned(fd);
     struct stat st;
-    if (::fstat(fd, &st) != 0) fail_io("store: stat " + path, errno);
-    if (!S_ISREG(st.st_mode)) fail(Status::io, "store: " + path + " is not a regular file");
+    fs::require_regular(fd, "store: " + path, &st);
+    // Whoever the caller is: this file is mapped (read-write where possible) and the mapping is
+    // inherited by the worker processes.
+    if (!created && st.st_uid != owner.uid) fail_foreign_owner(path, st.st_uid, owner.uid);
     if (st.st_size < static_cast<off_t>(sizeof(uint64_t))) {
         if (!writable) fail(Status::io, "store: " + path + " is empty and not writable");
         // Only ever grows (ftruncate to a size it already has is a no-op), so two processes
@@ -174,7 +258,7 @@ FsStore::FsStore(std::string dir) : root_(std::move(dir)) {
                      MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) fail_io("store: mmap " + path, errno);
     generation_ = static_cast<volatile uint64_t*>(p);
-    generation_fd_ = owner.release();
+    generation_fd_ = owned.release();
 }
 
 FsStore::~FsStore() {
@@ -198,17 +282,64 @@ std::string FsStore::full_path(const std::string& key) const {
 }
 
 std::optional<std::string> FsStore::load(const std::string& key) {
-    return fs::read_file_if_exists(full_path(key));
+    return load_with_identity(key, nullptr);
+}
+
+std::optional<std::string> FsStore::load_with_identity(const std::string& key,
+                                                       FileIdentity* identity) {
+    const std::string path = full_path(key);
+    UniqueFd fd(fs::open_beneath(root_fd_.get(), key, O_RDONLY | O_NONBLOCK | O_NOCTTY));
+    if (fd.get() < 0) {
+        if (errno == ENOENT) return std::nullopt;
+        fail_open("open", path, errno);
+    }
+    struct stat st;
+    fs::require_regular(fd.get(), "store: " + path, &st);
+    if (::geteuid() == 0) check_owner(owner_of(root_fd_.get(), root_), st, path);
+    if (static_cast<uint64_t>(st.st_size) > fs::kMaxFileBytes)
+        fail(Status::io,
+             "store: " + path + " is larger than " + std::to_string(fs::kMaxFileBytes) + " bytes");
+    std::string data = fs::read_fd(fd.get(), "store: " + path);
+    if (identity) *identity = identity_from(st);
+    return data;
+}
+
+std::optional<FileIdentity> FsStore::identity_of(const std::string& key) {
+    const std::string path = full_path(key);
+    // O_PATH: nothing is opened for reading (a FIFO does not block); a symbolic link as the last
+    // component is opened itself and refused below.
+    UniqueFd fd(fs::open_beneath(root_fd_.get(), key, O_PATH));
+    if (fd.get() < 0) {
+        if (errno == ENOENT) return std::nullopt;
+        fail_open("open", path, errno);
+    }
+    struct stat st;
+    fs::require_regular(fd.get(), "store: " + path, &st);
+    if (::geteuid() == 0) check_owner(owner_of(root_fd_.get(), root_), st, path);
+    return identity_from(st);
 }
 
 void FsStore::save(const std::string& key, std::string_view data, Sensitivity s) {
     const std::string path = full_path(key);
-    fs::make_dirs(fs::dirname(path), 0700);
-    fs::write_file_atomic(path, data, s == Sensitivity::secret ? 0600 : 0644);
+    const auto [dir, name] = split_key(key);
+    const StoreOwner owner = owner_of(root_fd_.get(), root_);
+    UniqueFd dirfd =
+        fs::make_dirs_beneath(root_fd_.get(), dir, 0700, root_, owner.new_uid(), owner.new_gid());
+    fs::write_file_atomic_at(dirfd.get(), name, data, s == Sensitivity::secret ? 0600 : 0644, path,
+                             owner.new_uid(), owner.new_gid());
 }
 
 void FsStore::remove(const std::string& key) {
-    fs::remove_file(full_path(key));
+    const std::string path = full_path(key);
+    const auto [dir, name] = split_key(key);
+    UniqueFd dirfd(fs::open_beneath(root_fd_.get(), dir, O_PATH | O_DIRECTORY));
+    if (dirfd.get() < 0) {
+        if (errno == ENOENT) return;  // missing is fine
+        fail_open("open directory", fs::join(root_, dir), errno);
+    }
+    // unlinkat removes the directory entry itself, whatever it is (a symbolic link included).
+    if (::unlinkat(dirfd.get(), name.c_str(), 0) != 0 && errno != ENOENT)
+        fail_io("store: remove " + path, errno);
 }
 
 std::vector<std::string> FsStore::list(const std::string& prefix) {
@@ -218,7 +349,13 @@ std::vector<std::string> FsStore::list(const std::string& prefix) {
         p.pop_back();
         if (p.empty()) fail_invalid("store: invalid key prefix '/'");
     }
-    std::vector<std::string> names = fs::list_dir(p.empty() ? root_ : full_path(p));
+    const std::string path = p.empty() ? root_ : full_path(p);
+    UniqueFd dirfd(fs::open_beneath(root_fd_.get(), p, O_RDONLY | O_DIRECTORY | O_NONBLOCK));
+    if (dirfd.get() < 0) {
+        if (errno == ENOENT) return {};
+        fail_open("open directory", path, errno);
+    }
+    std::vector<std::string> names = fs::list_dir_fd(dirfd.get(), path);
     names.erase(std::remove_if(names.begin(), names.end(),
                                [](const std::string& n) { return n.empty() || n[0] == '.'; }),
                 names.end());
@@ -228,15 +365,18 @@ std::vector<std::string> FsStore::list(const std::string& prefix) {
 
 std::unique_ptr<StoreLock> FsStore::try_lock(const std::string& lock_name) {
     check_lock_name(lock_name);
-    const std::string dir = fs::join(root_, "locks");
-    const std::string path = fs::join(dir, lock_name + ".lock");
-    int raw = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (raw < 0 && errno == ENOENT) {  // the locks directory was removed under us
-        fs::make_dirs(dir, 0700);
-        raw = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    }
-    if (raw < 0) fail_io("store: open lock " + path, errno);
-    UniqueFd fd(raw);
+    const std::string name = lock_name + ".lock";
+    const std::string path = fs::join(fs::join(root_, kLocksDir), name);
+    const StoreOwner owner = owner_of(root_fd_.get(), root_);
+    // Created again when it was removed under us.
+    UniqueFd dir = fs::make_dirs_beneath(root_fd_.get(), kLocksDir, 0700, root_, owner.new_uid(),
+                                         owner.new_gid());
+    bool created = false;
+    UniqueFd fd(open_or_create(dir.get(), name, O_RDWR, 0600, owner, &created));
+    if (fd.get() < 0) fail_open("open lock", path, errno);
+    struct stat st;
+    fs::require_regular(fd.get(), "store: " + path, &st);
+    check_owner(owner, st, path);
     for (;;) {
         if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
         if (errno == EINTR) continue;
@@ -253,7 +393,7 @@ uint64_t FsStore::generation() const noexcept {
 void FsStore::bump_generation() {
     int flags = ::fcntl(generation_fd_, F_GETFL);
     if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY)
-        fail(Status::io, "store: " + fs::join(root_, "generation") +
+        fail(Status::io, "store: " + fs::join(root_, kGeneration) +
                              " is read-only here; cannot bump the generation");
     __atomic_add_fetch(generation_, 1, __ATOMIC_ACQ_REL);
 }
@@ -263,14 +403,14 @@ std::string FsStore::path_of(const std::string& key) const {
 }
 
 void FsStore::prepare_ownership(long uid, long gid) {
-    UniqueFd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd root(::openat(root_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (root.get() < 0) fail_io("store: open directory " + root_, errno);
     prepare_dir(root.get(), root_, uid >= 0 ? static_cast<uid_t>(uid) : static_cast<uid_t>(-1),
                 gid >= 0 ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1), 0);
 }
 
 size_t FsStore::remove_stale_temp_files() {
-    return remove_stale_below(root_, 0);
+    return remove_stale_below(root_fd_.get(), root_, 0);
 }
 
 }  // namespace acme

@@ -1,7 +1,9 @@
 // FsStore: keys, modes, atomicity under SIGKILL, locks across threads and processes, the shared
-// generation counter, ownership hand-over and stale temp file cleanup.
+// generation counter, ownership hand-over and stale temp file cleanup; a store tampered with by
+// its owner (symbolic links, FIFOs, devices, foreign files) used by root.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,7 +25,7 @@ namespace acme {
 namespace {
 
 class TempDir {
-  public:
+public:
     TempDir() {
         char tmpl[] = "/tmp/acme-store-test-XXXXXX";
         const char* p = ::mkdtemp(tmpl);
@@ -36,7 +38,7 @@ class TempDir {
     }
     const std::string& path() const { return path_; }
 
-  private:
+private:
     std::string path_;
 };
 
@@ -485,9 +487,9 @@ TEST(FsStore, UnprivilegedUserCanUseAPreparedStoreAndReadOnlyGenerationCannotBum
               }),
               0);
     // With a generation file the worker cannot write, the store maps it read-only: reading works,
-    // bumping throws.
-    ASSERT_EQ(::chown((root + "/generation").c_str(), 0, 0), 0);
-    ASSERT_EQ(::chmod((root + "/generation").c_str(), 0644), 0);
+    // bumping throws. (It still belongs to the store's owner: one that does not is refused, see
+    // GenerationFileMustBelongToTheStoreOwner.)
+    ASSERT_EQ(::chmod((root + "/generation").c_str(), 0444), 0);
     EXPECT_EQ(in_child([&] {
                   if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 10;
                   FsStore store(root);
@@ -500,6 +502,362 @@ TEST(FsStore, UnprivilegedUserCanUseAPreparedStoreAndReadOnlyGenerationCannotBum
                   }
               }),
               0);
+}
+
+// ---- A store that its (unprivileged) owner may have tampered with, used by root ----------------
+//
+// The FsStoreSafety tests run twice: with openat2 and with the openat() walk used where openat2 is
+// unavailable (old kernels, seccomp filters).
+
+// Runs `body` in a forked child that SIGALRM kills after 10 seconds (an open() blocked on a FIFO);
+// returns the child's exit code, or 128 + the signal.
+int in_child_with_deadline(const std::function<int()>& body) {
+    return in_child([&] {
+        ::alarm(10);
+        return body();
+    });
+}
+
+// The message of the Error(io) that `f` throws ("" and a test failure when it throws nothing or
+// something else).
+std::string io_error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.status(), Status::io) << e.what();
+        return e.what();
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "expected Error(io), got " << e.what();
+        return "";
+    }
+    ADD_FAILURE() << "expected Error(io), nothing was thrown";
+    return "";
+}
+
+// 0 when `f` throws Error(io) whose message has `needle`; for in_child() bodies.
+int io_error_code(const std::function<void()>& f, const std::string& needle) {
+    try {
+        f();
+        return 1;
+    } catch (const Error& e) {
+        if (e.status() != Status::io) return 2;
+        return std::string(e.what()).find(needle) == std::string::npos ? 3 : 0;
+    }
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+bool lexists(const std::string& path) {
+    struct stat st;
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+// A file outside the store that must be neither read through the store nor changed by it.
+struct OutsideFile {
+    explicit OutsideFile(std::string p, std::string text = "root-only secret\n")
+        : path(std::move(p)), content(std::move(text)) {
+        fs::write_file_atomic(path, content, 0600);
+        before = stat_of(path);
+    }
+    // Unchanged: same inode, content, mode, owner.
+    void expect_untouched() const {
+        struct stat now = stat_of(path);
+        EXPECT_EQ(now.st_ino, before.st_ino) << path << " was replaced";
+        EXPECT_EQ(now.st_mode, before.st_mode) << path;
+        EXPECT_EQ(now.st_uid, before.st_uid) << path;
+        EXPECT_EQ(fs::read_file(path), content) << path << " was written";
+    }
+    std::string path;
+    std::string content;
+    struct stat before {};
+};
+
+class FsStoreSafety : public ::testing::TestWithParam<bool> {
+protected:
+    void SetUp() override { fs::set_openat2_disabled_for_testing(GetParam()); }
+    void TearDown() override { fs::set_openat2_disabled_for_testing(false); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Resolution, FsStoreSafety, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                             return std::string(i.param ? "OpenatWalk" : "Openat2");
+                         });
+
+TEST_P(FsStoreSafety, SymlinkedFileIsNeitherReadNorWrittenThrough) {
+    TempDir tmp;
+    const std::string root = tmp.path() + "/store";
+    FsStore store(root);
+    OutsideFile outside(tmp.path() + "/root-key.pem");
+    const std::string key = layout::cert_bundle("a.example", "ecdsa-p256");
+    store.save(layout::cert_meta("a.example"), "{}", Sensitivity::public_data);
+    ASSERT_EQ(::symlink(outside.path.c_str(), (root + "/" + key).c_str()), 0);
+
+    std::string msg = io_error_of([&] { store.load(key); });
+    EXPECT_TRUE(contains(msg, key)) << msg;
+    EXPECT_TRUE(contains(msg, "symbolic link")) << msg;
+    FileIdentity id;
+    io_error_of([&] { store.load_with_identity(key, &id); });
+    msg = io_error_of([&] { store.identity_of(key); });
+    EXPECT_TRUE(contains(msg, key)) << msg;
+
+    // save() replaces the link itself, never its target; remove() removes a link, not its target.
+    store.save(key, "new bundle", Sensitivity::secret);
+    EXPECT_TRUE(S_ISREG(stat_of(root + "/" + key).st_mode));
+    EXPECT_EQ(store.load(key), "new bundle");
+    ASSERT_EQ(::unlink((root + "/" + key).c_str()), 0);
+    ASSERT_EQ(::symlink(outside.path.c_str(), (root + "/" + key).c_str()), 0);
+    store.remove(key);
+    EXPECT_FALSE(lexists(root + "/" + key));
+    outside.expect_untouched();
+}
+
+TEST_P(FsStoreSafety, SymlinkedDirectoryIsNotEntered) {
+    TempDir tmp;
+    const std::string root = tmp.path() + "/store";
+    FsStore store(root);
+    const std::string elsewhere = tmp.path() + "/elsewhere";
+    fs::make_dirs(elsewhere, 0700);
+    OutsideFile outside(elsewhere + "/ecdsa-p256.pem");
+    // certs/a.example -> a directory outside the store.
+    ASSERT_EQ(::symlink(elsewhere.c_str(), (root + "/certs/a.example").c_str()), 0);
+
+    const std::string bundle = layout::cert_bundle("a.example", "ecdsa-p256");
+    std::string msg = io_error_of([&] { store.load(bundle); });
+    EXPECT_TRUE(contains(msg, bundle)) << msg;
+    EXPECT_TRUE(contains(msg, "symbolic link")) << msg;
+    io_error_of([&] { store.identity_of(bundle); });
+    io_error_of([&] { store.list(layout::cert_dir("a.example")); });
+    msg = io_error_of(
+        [&] { store.save(layout::cert_meta("a.example"), "{}", Sensitivity::public_data); });
+    EXPECT_TRUE(contains(msg, "symbolic link")) << msg;
+    io_error_of([&] { store.save(bundle, "replaced", Sensitivity::secret); });
+    io_error_of([&] {
+        store.save(layout::cert_archive("a.example", "ecdsa-p256", 1), "old", Sensitivity::secret);
+    });
+    io_error_of([&] { store.remove(bundle); });
+    // The same for a symlinked top-level directory.
+    ASSERT_EQ(::rename((root + "/orders").c_str(), (root + "/orders.away").c_str()), 0);
+    ASSERT_EQ(::symlink(elsewhere.c_str(), (root + "/orders").c_str()), 0);
+    io_error_of([&] {
+        store.save(layout::order_json("a.example", "rsa-2048"), "{}", Sensitivity::public_data);
+    });
+    io_error_of([&] { store.list("orders"); });
+
+    outside.expect_untouched();
+    std::vector<std::string> names = fs::list_dir(elsewhere);
+    EXPECT_EQ(names, std::vector<std::string>{"ecdsa-p256.pem"}) << "something was written there";
+}
+
+TEST_P(FsStoreSafety, SymlinkedFallbackDirectoryIsNotEntered) {
+    TempDir tmp;
+    const std::string root = tmp.path() + "/store";
+    const std::string elsewhere = tmp.path() + "/etc-ssl";
+    fs::make_dirs(elsewhere, 0700);
+    OutsideFile outside(elsewhere + "/ecdsa-p256.pem");
+    const std::string key = layout::fallback_bundle("a.example", "ecdsa-p256");
+    {
+        FsStore store(root);
+        // fallback/<name> -> a directory outside: root must not create or rename files there.
+        ASSERT_EQ(::symlink(elsewhere.c_str(), (root + "/fallback/a.example").c_str()), 0);
+        io_error_of([&] { store.save(key, "self-signed", Sensitivity::secret); });
+        io_error_of([&] { store.load(key); });
+        // fallback itself -> outside.
+        ASSERT_EQ(::unlink((root + "/fallback/a.example").c_str()), 0);
+        ASSERT_EQ(::rmdir((root + "/fallback").c_str()), 0);
+        ASSERT_EQ(::symlink(elsewhere.c_str(), (root + "/fallback").c_str()), 0);
+        io_error_of([&] { store.save(key, "self-signed", Sensitivity::secret); });
+        io_error_of([&] { store.load(key); });
+    }
+    // A new store object (the next configuration reload) refuses the tree.
+    std::string msg = io_error_of([&] { FsStore again(root); });
+    EXPECT_TRUE(contains(msg, root + "/fallback")) << msg;
+    outside.expect_untouched();
+    EXPECT_EQ(fs::list_dir(elsewhere), std::vector<std::string>{"ecdsa-p256.pem"});
+}
+
+TEST_P(FsStoreSafety, SymlinkedLocksAreRefused) {
+    TempDir tmp;
+    const std::string root = tmp.path() + "/store";
+    FsStore store(root);
+    const std::string elsewhere = tmp.path() + "/elsewhere";
+    fs::make_dirs(elsewhere, 0700);
+    OutsideFile outside(tmp.path() + "/shadow");
+    // The lock file itself, then its directory.
+    ASSERT_EQ(::symlink(outside.path.c_str(), (root + "/locks/driver.lock").c_str()), 0);
+    std::string msg = io_error_of([&] { store.try_lock("driver"); });
+    EXPECT_TRUE(contains(msg, "locks/driver.lock")) << msg;
+    ASSERT_EQ(::rename((root + "/locks").c_str(), (root + "/locks.away").c_str()), 0);
+    ASSERT_EQ(::symlink(elsewhere.c_str(), (root + "/locks").c_str()), 0);
+    io_error_of([&] { store.try_lock("cert-a.example"); });
+    outside.expect_untouched();
+    EXPECT_TRUE(fs::list_dir(elsewhere).empty()) << "a lock file was created outside the store";
+}
+
+TEST_P(FsStoreSafety, GenerationFileMustBeARegularFileOfTheStoreOwner) {
+    TempDir tmp;
+    const std::string root = tmp.path() + "/store";
+    { FsStore store(root); }
+    const std::string gen = root + "/generation";
+    OutsideFile outside(tmp.path() + "/outside-counter", std::string(4096, 'o'));
+    ASSERT_EQ(::chmod(outside.path.c_str(), 0644), 0);
+    outside.before = stat_of(outside.path);
+
+    // A symbolic link (it would be mmap'd read-write and written by bump_generation()).
+    ASSERT_EQ(::unlink(gen.c_str()), 0);
+    ASSERT_EQ(::symlink(outside.path.c_str(), gen.c_str()), 0);
+    std::string msg = io_error_of([&] { FsStore store(root); });
+    EXPECT_TRUE(contains(msg, gen)) << msg;
+    // A FIFO: refused without blocking.
+    ASSERT_EQ(::unlink(gen.c_str()), 0);
+    ASSERT_EQ(::mkfifo(gen.c_str(), 0600), 0);
+    EXPECT_EQ(in_child_with_deadline([&] {
+                  return io_error_code([&] { FsStore store(root); }, "not a regular file");
+              }),
+              0);
+    // A hard link to a file of another user (root's, while the store belongs to nobody, or the
+    // other way round when the test does not run as root).
+    ASSERT_EQ(::unlink(gen.c_str()), 0);
+    if (::geteuid() == 0) {
+        FsStore(root).prepare_ownership(65534, 65534);  // (creates the generation file again)
+        ASSERT_EQ(::unlink(gen.c_str()), 0);
+        ASSERT_EQ(::link(outside.path.c_str(), gen.c_str()), 0);
+        msg = io_error_of([&] { FsStore store(root); });
+        EXPECT_TRUE(contains(msg, "belongs to uid 0")) << msg;
+        // Also for the unprivileged user itself: the mapping would be inherited.
+        ASSERT_EQ(::chmod(tmp.path().c_str(), 0711), 0);
+        EXPECT_EQ(in_child_with_deadline([&] {
+                      if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 10;
+                      return io_error_code([&] { FsStore store(root); }, "belongs to uid 0");
+                  }),
+                  0);
+    }
+    outside.expect_untouched();
+    // A missing one is created again.
+    ASSERT_EQ(::unlink(gen.c_str()), 0);
+    FsStore store(root);
+    store.bump_generation();
+    EXPECT_EQ(store.generation(), 1u);
+    EXPECT_EQ(stat_of(gen).st_uid, stat_of(root).st_uid);
+}
+
+TEST_P(FsStoreSafety, FifoIsRefusedWithoutBlocking) {
+    TempDir tmp;
+    const std::string root = tmp.path() + "/store";
+    FsStore store(root);
+    const std::string bundle = layout::cert_bundle("a.example", "ecdsa-p256");
+    store.save(layout::cert_meta("a.example"), "{}", Sensitivity::public_data);
+    ASSERT_EQ(::mkfifo((root + "/" + bundle).c_str(), 0600), 0);
+    ASSERT_EQ(::mkfifo((root + "/locks/driver.lock").c_str(), 0600), 0);
+    EXPECT_EQ(
+        in_child_with_deadline([&] {
+            if (int rc = io_error_code([&] { store.load(bundle); }, "not a regular file"))
+                return 10 + rc;
+            if (int rc = io_error_code([&] { store.identity_of(bundle); }, bundle)) return 20 + rc;
+            if (int rc = io_error_code([&] { store.try_lock("driver"); }, "not a regular file"))
+                return 30 + rc;
+            return 0;
+        }),
+        0)
+        << "(128 + 14: a FIFO blocked the caller until SIGALRM)";
+}
+
+TEST_P(FsStoreSafety, DevicesAreRefused) {
+    TempDir tmp;
+    const std::string root = tmp.path() + "/store";
+    FsStore store(root);
+    store.save(layout::cert_meta("a.example"), "{}", Sensitivity::public_data);
+    const std::string bundle = layout::cert_bundle("a.example", "ecdsa-p256");
+    // A character device (/dev/zero: reading it would never end, were it not for the size cap).
+    if (::mknod((root + "/" + bundle).c_str(), S_IFCHR | 0600, makedev(1, 5)) != 0)
+        GTEST_SKIP() << "mknod needs CAP_MKNOD";
+    std::string msg = io_error_of([&] { store.load(bundle); });
+    EXPECT_TRUE(contains(msg, "not a regular file")) << msg;
+    EXPECT_TRUE(contains(msg, bundle)) << msg;
+    io_error_of([&] { store.identity_of(bundle); });
+}
+
+TEST_P(FsStoreSafety, FilesOfAnotherOwnerAreRefusedWhenRoot) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    TempDir tmp;
+    const std::string root = tmp.path() + "/store";
+    FsStore store(root);  // belongs to root
+    const std::string bundle = layout::cert_bundle("a.example", "ecdsa-p256");
+    store.save(bundle, "bundle", Sensitivity::secret);
+    EXPECT_EQ(store.load(bundle), "bundle");
+    // A file of another user in a store of root's.
+    ASSERT_EQ(::chown((root + "/" + bundle).c_str(), 65534, 65534), 0);
+    std::string msg = io_error_of([&] { store.load(bundle); });
+    EXPECT_TRUE(contains(msg, "belongs to uid 65534")) << msg;
+    EXPECT_TRUE(contains(msg, bundle)) << msg;
+    io_error_of([&] { store.identity_of(bundle); });
+
+    // The other way round: the store belongs to nobody, and a hard link to a root-only file sits
+    // where a bundle belongs.
+    store.prepare_ownership(65534, 65534);
+    EXPECT_EQ(store.load(bundle), "bundle");
+    OutsideFile outside(tmp.path() + "/root-only.pem");
+    const std::string planted = layout::cert_bundle("a.example", "rsa-2048");
+    ASSERT_EQ(::link(outside.path.c_str(), (root + "/" + planted).c_str()), 0);
+    msg = io_error_of([&] { store.load(planted); });
+    EXPECT_TRUE(contains(msg, "belongs to uid 0")) << msg;
+    EXPECT_FALSE(contains(msg, outside.content));
+    io_error_of([&] { store.identity_of(planted); });
+    // The same for a lock file.
+    ASSERT_EQ(::link(outside.path.c_str(), (root + "/locks/driver.lock").c_str()), 0);
+    io_error_of([&] { store.try_lock("driver"); });
+    outside.expect_untouched();
+}
+
+TEST_P(FsStoreSafety, RootCreatesForTheStoreOwner) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    TempDir tmp;
+    const std::string root = tmp.path() + "/store";
+    {
+        FsStore store(root);
+        store.prepare_ownership(65534, 65534);
+    }
+    FsStore store(root);  // as the master does on every configuration reload
+    const std::string fallback = layout::fallback_bundle("new.example", "ecdsa-p256");
+    store.save(fallback, "self-signed", Sensitivity::secret);
+    auto lock = store.try_lock("cert-new.example");
+    ASSERT_NE(lock, nullptr);
+    const std::vector<std::string> created = {"/fallback/new.example", "/" + fallback,
+                                              "/locks/cert-new.example.lock"};
+    for (const std::string& p : created) {
+        EXPECT_EQ(stat_of(root + p).st_uid, 65534u) << p;
+        EXPECT_EQ(stat_of(root + p).st_gid, 65534u) << p;
+    }
+    EXPECT_EQ(mode_of(root + "/" + fallback), 0600u);
+    // ... so that root reads back what it wrote, and so does the worker user.
+    EXPECT_EQ(store.load(fallback), "self-signed");
+    // Directories the constructor re-creates belong to the owner as well.
+    ASSERT_EQ(::rmdir((root + "/challenges/http-01").c_str()), 0);
+    FsStore again(root);
+    EXPECT_EQ(stat_of(root + "/challenges/http-01").st_uid, 65534u);
+}
+
+TEST_P(FsStoreSafety, IdentityFollowsSaves) {
+    TempDir tmp;
+    FsStore store(tmp.path() + "/store");
+    const std::string key = layout::cert_bundle("a.example", "ecdsa-p256");
+    EXPECT_EQ(store.identity_of(key), std::nullopt);
+    FileIdentity id;
+    EXPECT_EQ(store.load_with_identity(key, &id), std::nullopt);
+    store.save(key, "one", Sensitivity::secret);
+    std::optional<FileIdentity> first = store.identity_of(key);
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(first->size, 3u);
+    EXPECT_EQ(store.load_with_identity(key, &id), "one");
+    EXPECT_EQ(id, *first);
+    EXPECT_EQ(store.identity_of(key), first);  // unchanged without a save
+    store.save(key, "two", Sensitivity::secret);
+    std::optional<FileIdentity> second = store.identity_of(key);
+    ASSERT_TRUE(second.has_value());
+    EXPECT_NE(*second, *first);  // a new inode
+    EXPECT_EQ(store.load_with_identity(key, &id), "two");
+    EXPECT_EQ(id, *second);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-// Filesystem primitives: atomic writes, modes, directories, listing, stale temp file cleanup.
+// Filesystem primitives: atomic writes, modes, directories, listing, stale temp file cleanup;
+// reads that refuse FIFOs and devices; descriptor-relative primitives that never follow a link.
 #include "util/fs.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,7 +25,7 @@ namespace acme {
 namespace {
 
 class TempDir {
-  public:
+public:
     TempDir() {
         char tmpl[] = "/tmp/acme-fs-test-XXXXXX";
         const char* p = ::mkdtemp(tmpl);
@@ -37,7 +39,7 @@ class TempDir {
     const std::string& path() const { return path_; }
     std::string operator/(const std::string& name) const { return path_ + "/" + name; }
 
-  private:
+private:
     std::string path_;
 };
 
@@ -57,11 +59,11 @@ Status status_of(const std::function<void()>& f) {
 }
 
 class ScopedUmask {
-  public:
+public:
     explicit ScopedUmask(mode_t m) : old_(::umask(m)) {}
     ~ScopedUmask() { ::umask(old_); }
 
-  private:
+private:
     mode_t old_;
 };
 
@@ -307,6 +309,172 @@ TEST(Fs, AtomicUnderSigkill) {
         fs::remove_stale_temp_files(d.path());
         EXPECT_EQ(names_in(d.path()), std::set<std::string>{"v"});
     }
+}
+
+// ---- Reads never block, descriptor-relative primitives never follow links ----------------------
+
+// Runs `body` in a forked child that SIGALRM kills after 10 seconds (an open() blocked on a FIFO);
+// returns the child's exit code, or 128 + the signal.
+int in_child_with_deadline(const std::function<int()>& body) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::alarm(10);
+        int rc = 99;
+        try {
+            rc = body();
+        } catch (...) {
+            rc = 98;
+        }
+        ::_exit(rc);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string error_text(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return std::string(status_name(e.status())) + ": " + e.what();
+    }
+    return "no error";
+}
+
+TEST(Fs, ReadOfAFifoOrADeviceIsRefusedWithoutBlocking) {
+    TempDir d;
+    ASSERT_EQ(::mkfifo((d / "fifo").c_str(), 0600), 0);
+    EXPECT_EQ(
+        in_child_with_deadline([&] {
+            std::string e = error_text([&] { fs::read_file(d / "fifo"); });
+            return e.find("io: ") == 0 && e.find("not a regular file") != std::string::npos ? 0 : 1;
+        }),
+        0)
+        << "(128 + 14: blocked on the FIFO until SIGALRM)";
+    std::string e = error_text([&] { fs::read_file_if_exists("/dev/zero"); });
+    EXPECT_NE(e.find("not a regular file (it is a character device)"), std::string::npos) << e;
+    e = error_text([&] { fs::read_file(d.path()); });
+    EXPECT_NE(e.find("not a regular file (it is a directory)"), std::string::npos) << e;
+}
+
+class FsBeneath : public ::testing::TestWithParam<bool> {
+protected:
+    void SetUp() override {
+        fs::set_openat2_disabled_for_testing(GetParam());
+        fs::make_dirs(d / "top/a/b", 0700);
+        fs::write_file_atomic(d / "top/a/b/f", "inside", 0600);
+        fs::write_file_atomic(d / "outside", "outside", 0600);
+        fs::make_dirs(d / "outside-dir", 0700);
+        ASSERT_EQ(::symlink((d / "top/a").c_str(), (d / "top/dirlink").c_str()), 0);
+        ASSERT_EQ(::symlink("a", (d / "top/rellink").c_str()), 0);
+        ASSERT_EQ(::symlink((d / "outside").c_str(), (d / "top/a/b/flink").c_str()), 0);
+        ASSERT_EQ(::symlink((d / "outside-dir").c_str(), (d / "top/a/outlink").c_str()), 0);
+        top.reset(::open((d / "top").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        ASSERT_GE(top.get(), 0);
+    }
+    void TearDown() override { fs::set_openat2_disabled_for_testing(false); }
+
+    // errno of a failed open_beneath(), 0 when it succeeded.
+    int open_errno(const std::string& rel, int flags = O_RDONLY) {
+        int fd = fs::open_beneath(top.get(), rel, flags);
+        if (fd >= 0) {
+            ::close(fd);
+            return 0;
+        }
+        return errno;
+    }
+
+    TempDir d;
+    UniqueFd top;
+};
+
+INSTANTIATE_TEST_SUITE_P(Resolution, FsBeneath, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                             return std::string(i.param ? "OpenatWalk" : "Openat2");
+                         });
+
+TEST_P(FsBeneath, OpenNeverFollowsALinkNorLeavesTheDirectory) {
+    UniqueFd f(fs::open_beneath(top.get(), "a/b/f", O_RDONLY));
+    ASSERT_GE(f.get(), 0);
+    EXPECT_EQ(fs::read_fd(f.get(), "f"), "inside");
+    EXPECT_EQ(open_errno("a/b", O_RDONLY | O_DIRECTORY), 0);
+    EXPECT_EQ(open_errno("", O_RDONLY | O_DIRECTORY), 0);
+    EXPECT_EQ(open_errno(".", O_PATH), 0);
+    // Links are refused wherever they are, even those that point inside.
+    EXPECT_EQ(open_errno("dirlink/b/f"), ELOOP);
+    EXPECT_EQ(open_errno("rellink/b/f"), ELOOP);
+    EXPECT_EQ(open_errno("rellink", O_RDONLY | O_DIRECTORY), ELOOP);
+    EXPECT_EQ(open_errno("a/b/flink"), ELOOP);
+    EXPECT_EQ(open_errno("a/b/flink", O_RDWR | O_CREAT), ELOOP);
+    EXPECT_EQ(open_errno("a/outlink/x", O_RDWR | O_CREAT), ELOOP);
+    EXPECT_FALSE(fs::exists(d / "outside-dir/x"));
+    // With O_PATH a final link is opened itself, never its target.
+    UniqueFd l(fs::open_beneath(top.get(), "a/b/flink", O_PATH));
+    ASSERT_GE(l.get(), 0);
+    struct stat st;
+    ASSERT_EQ(::fstat(l.get(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+    // Malformed paths never reach the kernel.
+    for (const char* bad :
+         {"/etc/passwd", "../outside", "a/../../outside", "a/./b", "a//b", "a/b/", ".."})
+        EXPECT_EQ(open_errno(bad), EINVAL) << bad;
+    EXPECT_EQ(open_errno(std::string("a\0b", 3)), EINVAL);
+    EXPECT_EQ(open_errno("a/missing"), ENOENT);
+    EXPECT_EQ(fs::read_file(d / "outside"), "outside");
+}
+
+TEST_P(FsBeneath, MakeDirsRefusesLinksAndCreatesWithModeAndOwner) {
+    ScopedUmask u(077);
+    UniqueFd made = fs::make_dirs_beneath(top.get(), "a/new/deeper", 0750, d / "top");
+    ASSERT_GE(made.get(), 0);
+    EXPECT_EQ(mode_of(d / "top/a/new"), 0750u);
+    EXPECT_EQ(mode_of(d / "top/a/new/deeper"), 0750u);
+    EXPECT_EQ(mode_of(d / "top/a"), 0700u);  // existing ones are left alone
+    fs::write_file_atomic_at(made.get(), "g", "via fd", 0600, d / "top/a/new/deeper/g");
+    EXPECT_EQ(fs::read_file(d / "top/a/new/deeper/g"), "via fd");
+
+    std::string e =
+        error_text([&] { fs::make_dirs_beneath(top.get(), "a/outlink/x", 0700, d / "top"); });
+    EXPECT_NE(e.find("io: " + (d / "top/a/outlink") + " is a symbolic link"), std::string::npos)
+        << e;
+    e = error_text([&] { fs::make_dirs_beneath(top.get(), "dirlink", 0700, d / "top"); });
+    EXPECT_NE(e.find("symbolic link"), std::string::npos) << e;
+    e = error_text([&] { fs::make_dirs_beneath(top.get(), "a/b/f/x", 0700, d / "top"); });
+    EXPECT_NE(e.find("is not a directory"), std::string::npos) << e;
+    e = error_text([&] { fs::make_dirs_beneath(top.get(), "../x", 0700, d / "top"); });
+    EXPECT_EQ(e.find("invalid: "), 0u) << e;
+    EXPECT_TRUE(fs::list_dir(d / "outside-dir").empty());
+
+    if (::geteuid() == 0) {
+        UniqueFd owned = fs::make_dirs_beneath(top.get(), "o/p", 0700, d / "top", 65534, 65534);
+        fs::write_file_atomic_at(owned.get(), "q", "x", 0600, d / "top/o/p/q", 65534, 65534);
+        for (const char* p : {"top/o", "top/o/p", "top/o/p/q"}) {
+            struct stat st;
+            ASSERT_EQ(::lstat((d / p).c_str(), &st), 0);
+            EXPECT_EQ(st.st_uid, 65534u) << p;
+            EXPECT_EQ(st.st_gid, 65534u) << p;
+        }
+        EXPECT_EQ(mode_of(d / "top/o/p/q"), 0600u);
+    }
+}
+
+TEST_P(FsBeneath, AtomicWriteReplacesALinkNeverItsTarget) {
+    UniqueFd b = fs::make_dirs_beneath(top.get(), "a/b", 0700, d / "top");
+    fs::write_file_atomic_at(b.get(), "flink", "new", 0644, d / "top/a/b/flink");
+    struct stat st;
+    ASSERT_EQ(::lstat((d / "top/a/b/flink").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_EQ(fs::read_file(d / "top/a/b/flink"), "new");
+    EXPECT_EQ(fs::read_file(d / "outside"), "outside");
+    EXPECT_EQ(mode_of(d / "outside"), 0600u);
+    std::vector<std::string> names = fs::list_dir_fd(b.get(), d / "top/a/b");
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"f", "flink"}));  // no temporary file left
+    // Stale temporary files of dead processes, relative to a descriptor.
+    const std::string dead = ".f.tmp-" + std::to_string(dead_pid()) + ".0";
+    fs::write_file_atomic_at(b.get(), dead, "p", 0600, d / ("top/a/b/" + dead));
+    EXPECT_EQ(fs::remove_stale_temp_files_at(b.get(), d / "top/a/b"), 1u);
+    EXPECT_FALSE(fs::exists(d / ("top/a/b/" + dead)));
 }
 
 }  // namespace
