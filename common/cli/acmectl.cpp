@@ -6,6 +6,7 @@
 
 #include <acme/acme.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -64,7 +66,11 @@ const char* kIssueHelp =
     "  --dns-hook PROGRAM     dns-01: run 'PROGRAM setup|teardown DOMAIN TXT-VALUE'\n"
     "  --dns-wait SECONDS     dns-01: wait after the hook before validation (default 0)\n"
     "  --eab-kid KID          external account binding key id\n"
-    "  --eab-hmac KEY         external account binding HMAC key (base64url)\n"
+    "  --eab-hmac-file FILE   external account binding HMAC key (base64url), read from FILE\n"
+    "                         (surrounding white space ignored; must not be readable by\n"
+    "                         others), or from the environment variable ACME_EAB_HMAC_KEY\n"
+    "  --eab-hmac KEY         the same key on the command line: other local users can read it\n"
+    "                         while acmectl starts; prefer the file or the environment\n"
     "  --eab-alg ALG          HS256 (default), HS384 or HS512\n"
     "  --profile NAME         ACME certificate profile (e.g. shortlived)\n"
     "  --preferred-chain CN   prefer the chain whose top certificate was issued by CN\n"
@@ -118,7 +124,8 @@ struct Options {
     std::string http01_listen;
     std::string dns_hook;
     int dns_wait = 0;
-    std::string eab_kid, eab_hmac, eab_alg;
+    std::string eab_kid, eab_hmac, eab_hmac_file, eab_alg;
+    bool eab_hmac_given = false;
     std::string profile, preferred_chain, renew_window;
     bool force = false;
     bool create = false;
@@ -148,7 +155,7 @@ int parse_options(int argc, char** argv, Options& o) {
         OPT_STORE = 1000, OPT_CA, OPT_CA_ROOT, OPT_EMAIL, OPT_AGREE, OPT_NAME, OPT_KEY_TYPE,
         OPT_CHALLENGE, OPT_HTTP01, OPT_DNS_HOOK, OPT_DNS_WAIT, OPT_EAB_KID, OPT_EAB_HMAC,
         OPT_EAB_ALG, OPT_PROFILE, OPT_CHAIN, OPT_WINDOW, OPT_FORCE, OPT_CREATE, OPT_CERT_KEY,
-        OPT_REASON, OPT_FORMAT, OPT_USER,
+        OPT_REASON, OPT_FORMAT, OPT_USER, OPT_EAB_HMAC_FILE,
     };
     static const struct option longopts[] = {
         {"store", required_argument, nullptr, OPT_STORE},
@@ -165,6 +172,7 @@ int parse_options(int argc, char** argv, Options& o) {
         {"dns-wait", required_argument, nullptr, OPT_DNS_WAIT},
         {"eab-kid", required_argument, nullptr, OPT_EAB_KID},
         {"eab-hmac", required_argument, nullptr, OPT_EAB_HMAC},
+        {"eab-hmac-file", required_argument, nullptr, OPT_EAB_HMAC_FILE},
         {"eab-alg", required_argument, nullptr, OPT_EAB_ALG},
         {"profile", required_argument, nullptr, OPT_PROFILE},
         {"preferred-chain", required_argument, nullptr, OPT_CHAIN},
@@ -201,7 +209,13 @@ int parse_options(int argc, char** argv, Options& o) {
                                        optarg + "'");
                 break;
             case OPT_EAB_KID: o.eab_kid = optarg; break;
-            case OPT_EAB_HMAC: o.eab_hmac = optarg; break;
+            case OPT_EAB_HMAC:
+                o.eab_hmac = optarg;
+                o.eab_hmac_given = true;
+                // Any local user can read /proc/<pid>/cmdline: blank the key there at once.
+                std::memset(optarg, 0, std::strlen(optarg));
+                break;
+            case OPT_EAB_HMAC_FILE: o.eab_hmac_file = optarg; break;
             case OPT_EAB_ALG: o.eab_alg = optarg; break;
             case OPT_PROFILE: o.profile = optarg; break;
             case OPT_CHAIN: o.preferred_chain = optarg; break;
@@ -228,6 +242,63 @@ int parse_options(int argc, char** argv, Options& o) {
         }
         if (optind < argc) return usage_error(std::string("unexpected argument '") + argv[optind] + "'");
     }
+    return -1;
+}
+
+const char* kEabEnv = "ACME_EAB_HMAC_KEY";
+
+std::string trim(const std::string& s) {
+    const char* ws = " \t\r\n";
+    size_t b = s.find_first_not_of(ws);
+    if (b == std::string::npos) return "";
+    return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// The EAB HMAC key from --eab-hmac or --eab-hmac-file (not both), else from $ACME_EAB_HMAC_KEY.
+// The variable is removed from the environment (and its bytes blanked) whatever the source, so
+// that the dns-01 hook does not inherit it. Returns an exit code, or -1 to go on.
+int load_eab_key(Options& o) {
+    std::string from_env;
+    if (char* v = std::getenv(kEabEnv)) {
+        from_env = v;
+        std::memset(v, 0, std::strlen(v));
+        ::unsetenv(kEabEnv);
+    }
+    if (o.eab_hmac_given && !o.eab_hmac_file.empty())
+        return usage_error("--eab-hmac and --eab-hmac-file: give the key once");
+    if (o.eab_hmac_given) return -1;
+    if (o.eab_hmac_file.empty()) {
+        o.eab_hmac = trim(from_env);
+        return -1;
+    }
+    const std::string& path = o.eab_hmac_file;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return usage_error("--eab-hmac-file " + path + ": " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
+        ::close(fd);
+        return usage_error("--eab-hmac-file " + path + ": not a regular file or a pipe");
+    }
+    if (S_ISREG(st.st_mode) && (st.st_mode & S_IROTH)) {
+        ::close(fd);
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        return usage_error("--eab-hmac-file " + path + ": readable by every local user (mode " +
+                           mode + "); make it private first (chmod o-rwx " + path + ")");
+    }
+    std::string text;
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() <= 4096) text.append(buf, static_cast<size_t>(n));
+    int read_errno = n < 0 ? errno : 0;
+    ::close(fd);
+    if (read_errno)
+        return usage_error("--eab-hmac-file " + path + ": " + std::strerror(read_errno));
+    if (text.size() > 4096)
+        return usage_error("--eab-hmac-file " + path + ": more than 4 KiB, not a key");
+    o.eab_hmac = trim(text);
+    std::fill(text.begin(), text.end(), '\0');
+    if (o.eab_hmac.empty()) return usage_error("--eab-hmac-file " + path + ": empty");
     return -1;
 }
 
@@ -620,6 +691,8 @@ int main(int argc, char** argv) {
         std::fputs(help, stdout);
         return kExitOk;
     }
+
+    if (int rc = load_eab_key(o); rc >= 0) return rc;  // before dropping privileges
 
     acme_log_level level = g_verbosity < 0    ? ACME_LOG_ERROR
                            : g_verbosity == 0 ? ACME_LOG_NOTICE
