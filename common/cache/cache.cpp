@@ -1,23 +1,29 @@
 #include "cache/cache.h"
 
-#include <sys/stat.h>
-
 #include <ctime>
 
 #include "store/layout.h"
 #include "util/error.h"
-#include "util/fs.h"
 #include "util/log.h"
 
 namespace acme::cache {
 namespace {
 
-void free_chain(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
+void free_chain(STACK_OF(X509) * s) {
+    sk_X509_pop_free(s, X509_free);
+}
 
 int64_t mono_seconds() {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec;
+}
+
+// Milliseconds of CLOCK_MONOTONIC_COARSE (a vDSO read; only on the retry path).
+int64_t coarse_ms() noexcept {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct AlpnChallenge {
@@ -54,8 +60,9 @@ std::unique_ptr<Entry> parse_bundle(const std::string& pem) {
     return e;
 }
 
-CachedCert::CachedCert(Store& store, std::string name, std::vector<crypto::KeyType> types)
-    : store_(store), name_(std::move(name)), types_(std::move(types)) {
+CachedCert::CachedCert(Store& store, std::string name, std::vector<crypto::KeyType> types,
+                       int64_t retry_ms)
+    : store_(store), name_(std::move(name)), types_(std::move(types)), retry_ms_(retry_ms) {
     if (types_.empty() || types_.size() > kMaxTypes)
         fail(Status::internal, "cache: a certificate has 1 or 2 key types");
 }
@@ -76,67 +83,120 @@ int CachedCert::apply(SSL* ssl) noexcept {
     return 1;
 }
 
+bool CachedCert::retry_pending(uint64_t gen) const noexcept {
+    // retry_at_ms_ is stored before failed_generation_ (release), so it is at least as new.
+    return gen == failed_generation_.load(std::memory_order_acquire) &&
+           coarse_ms() < retry_at_ms_.load(std::memory_order_relaxed);
+}
+
 void CachedCert::refresh_if_moved() noexcept {
+    // Steady state: one atomic load of the shared counter, one of ours.
     const uint64_t gen = store_.generation();
     if (gen == seen_generation_.load(std::memory_order_acquire)) return;
+    // A reload of this generation failed: keep serving what we have until the retry is due.
+    if (retry_pending(gen)) return;
     // Another thread may be refreshing: wait for it, then look again.
     std::lock_guard<std::mutex> lock(refresh_mu_);
-    if (gen == seen_generation_.load(std::memory_order_acquire)) return;
+    if (gen == seen_generation_.load(std::memory_order_acquire) || retry_pending(gen)) return;
     try {
-        reload_locked();
+        std::string failure;
+        reload_locked(&failure);
+        settle(gen, failure, true);
     } catch (const std::exception& ex) {
         ACME_LOG_ERROR("acme: %s: reloading the certificate failed, keeping the current one: %s",
                        name_.c_str(), ex.what());
     }
-    seen_generation_.store(gen, std::memory_order_release);
 }
 
 bool CachedCert::reload() {
     std::lock_guard<std::mutex> lock(refresh_mu_);
     const uint64_t gen = store_.generation();
-    bool changed = reload_locked();
-    seen_generation_.store(gen, std::memory_order_release);
+    std::string failure;
+    bool changed = reload_locked(&failure);
+    // The caller reports the error; handshakes retry without logging it again.
+    settle(gen, failure, false);
+    if (!failure.empty()) throw Error(Status::io, "acme: " + name_ + ": " + failure);
     return changed;
 }
 
-bool CachedCert::reload_locked() {
+void CachedCert::settle(uint64_t gen, const std::string& failure, bool log) {
+    if (failure.empty()) {
+        if (!failure_.empty()) {
+            ACME_LOG_NOTICE("acme: %s: certificate reloaded after the earlier failure",
+                            name_.c_str());
+            failure_.clear();
+        }
+        seen_generation_.store(gen, std::memory_order_release);
+        return;
+    }
+    retry_at_ms_.store(coarse_ms() + retry_ms_, std::memory_order_relaxed);
+    failed_generation_.store(gen, std::memory_order_release);
+    if (failure != failure_) {
+        if (log) {
+            ACME_LOG_ERROR(
+                "acme: %s: reloading the certificate failed, keeping the current one "
+                "and retrying: %s",
+                name_.c_str(), failure.c_str());
+        }
+        failure_ = failure;
+    }
+}
+
+bool CachedCert::reload_locked(std::string* failure) {
     bool changed = false;
+    failure->clear();
     for (size_t i = 0; i < types_.size(); ++i) {
-        const char* kt = crypto::key_type_name(types_[i]);
-        std::string path = store_.path_of(layout::cert_bundle(name_, kt));
-        bool fallback = false;
-        struct stat st;
-        if (::stat(path.c_str(), &st) != 0) {
-            path = store_.path_of(layout::fallback_bundle(name_, kt));
-            fallback = true;
-            if (::stat(path.c_str(), &st) != 0) continue;  // nothing yet: keep what we have
-        }
-        const Entry* cur = current_[i].load(std::memory_order_acquire);
-        const int64_t mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
-        if (cur && cur->fallback == fallback && cur->dev == st.st_dev && cur->ino == st.st_ino &&
-            cur->size == static_cast<uint64_t>(st.st_size) && cur->mtime_ns == mtime_ns) {
-            continue;
-        }
-        std::unique_ptr<Entry> e;
         try {
-            e = parse_bundle(fs::read_file(path));
-        } catch (const Error& ex) {
-            ACME_LOG_ERROR("acme: %s: %s: %s; keeping the certificate in service", name_.c_str(),
-                           path.c_str(), ex.what());
-            continue;
+            changed = reload_type(i) || changed;
+        } catch (const std::exception& ex) {
+            if (!failure->empty()) *failure += "; ";
+            *failure += ex.what();
         }
-        e->fallback = fallback;
-        e->dev = st.st_dev;
-        e->ino = st.st_ino;
-        e->size = static_cast<uint64_t>(st.st_size);
-        e->mtime_ns = mtime_ns;
-        const Entry* old = current_[i].exchange(e.release(), std::memory_order_acq_rel);
-        if (old) retire(old);
-        changed = true;
-        ACME_LOG_INFO("acme: %s: %s %s certificate loaded", name_.c_str(), kt,
-                      fallback ? "fallback" : "stored");
     }
     return changed;
+}
+
+bool CachedCert::reload_type(size_t i) {
+    const char* kt = crypto::key_type_name(types_[i]);
+    std::string key = layout::cert_bundle(name_, kt);
+    bool fallback = false;
+    std::optional<FileIdentity> id = store_.identity_of(key);
+    if (!id) {
+        key = layout::fallback_bundle(name_, kt);
+        fallback = true;
+        id = store_.identity_of(key);
+        if (!id) return false;  // nothing yet: keep what we have
+    }
+    const Entry* cur = current_[i].load(std::memory_order_acquire);
+    auto is_current = [&](const FileIdentity& v) {
+        return cur && cur->fallback == fallback && cur->source == v;
+    };
+    auto is_refused = [&](const FileIdentity& v) {
+        return refused_[i] && refused_[i]->fallback == fallback && refused_[i]->source == v;
+    };
+    if (is_current(*id) || is_refused(*id)) return false;
+    FileIdentity read_id;
+    std::optional<std::string> pem = store_.load_with_identity(key, &read_id);
+    if (!pem) throw Error(Status::io, "store: " + key + " disappeared while it was being read");
+    if (is_current(read_id) || is_refused(read_id)) return false;
+    std::unique_ptr<Entry> e;
+    try {
+        e = parse_bundle(*pem);
+    } catch (const Error& ex) {
+        // Written atomically, so it will not get any better: wait for the next version.
+        refused_[i] = Refused{fallback, read_id};
+        ACME_LOG_ERROR("acme: %s: %s: %s; keeping the certificate in service", name_.c_str(),
+                       key.c_str(), ex.what());
+        return false;
+    }
+    refused_[i].reset();
+    e->fallback = fallback;
+    e->source = read_id;
+    const Entry* old = current_[i].exchange(e.release(), std::memory_order_acq_rel);
+    if (old) retire(old);
+    ACME_LOG_INFO("acme: %s: %s %s certificate loaded", name_.c_str(), kt,
+                  fallback ? "fallback" : "stored");
+    return true;
 }
 
 void CachedCert::retire(const Entry* old) {

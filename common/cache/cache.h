@@ -5,11 +5,19 @@
 //    through an atomic pointer. apply() is the handshake path: one atomic load of the store's
 //    shared generation counter; when it is unchanged, one atomic load per key type and
 //    SSL_use_cert_and_key with the cached objects: no allocation of ours, no parsing, no syscall.
-//  - When the generation moved, the first handshake that sees it re-reads the bundle files whose
-//    identity (inode, size, mtime) changed, parses, checks key/certificate match, and publishes
-//    the new entries; handshakes of other threads that arrive meanwhile wait for it (well under a
-//    millisecond, once per install) rather than present the certificate just replaced. A bundle
-//    that does not parse or does not match keeps the previous entry in service.
+//  - When the generation moved, the first handshake that sees it re-reads the bundles whose
+//    identity (Store::identity_of: inode, size, mtime) changed, through the store's safe reads
+//    (Store::load_with_identity: no symbolic link followed, nothing but a regular file of the
+//    store's owner opened, never blocking on a FIFO), parses, checks key/certificate match, and
+//    publishes the new entries; handshakes of other threads that arrive meanwhile wait for it
+//    (well under a millisecond, once per install) rather than present the certificate just
+//    replaced. A bundle that does not parse or does not match keeps the previous entry in service
+//    (logged once per bundle version).
+//  - When a bundle cannot be read for an I/O reason (anything but "missing": EMFILE, EACCES, a
+//    refused link or FIFO, ...), the generation is not marked as seen: a later handshake retries,
+//    at most once per retry interval (kRetryMs; read from CLOCK_MONOTONIC_COARSE on that rare
+//    path only), and the certificate in service stays meanwhile. The failure is logged once (and
+//    again only when it changes), the recovery once.
 //  - Replaced entries are retired, not freed, for kRetireSeconds, so a handshake that loaded
 //    the old pointer just before the swap still reads valid objects (OpenSSL takes its own
 //    references inside SSL_use_cert_and_key).
@@ -23,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,17 +46,19 @@ struct Entry {
     crypto::PKey key;
     int64_t not_after = 0;
     bool fallback = false;
-    // Identity of the file it was read from.
-    uint64_t dev = 0, ino = 0, size = 0;
-    int64_t mtime_ns = 0;
+    // Identity of the stored value it was read from.
+    FileIdentity source;
 };
 
 class CachedCert {
 public:
     static constexpr size_t kMaxTypes = 2;
     static constexpr int64_t kRetireSeconds = 120;
+    static constexpr int64_t kRetryMs = 1000;
 
-    CachedCert(Store& store, std::string name, std::vector<crypto::KeyType> types);
+    // `retry_ms`: how long after a failed reload the next attempt waits (tests shorten it).
+    CachedCert(Store& store, std::string name, std::vector<crypto::KeyType> types,
+               int64_t retry_ms = kRetryMs);
     ~CachedCert();
     CachedCert(const CachedCert&) = delete;
     CachedCert& operator=(const CachedCert&) = delete;
@@ -55,8 +66,10 @@ public:
     // Handshake path (see the contract). Returns 1, or 0 when OpenSSL refused the objects.
     int apply(SSL* ssl) noexcept;
 
-    // Reads the stored bundles (falling back to the fallback bundles) now. Throws on I/O errors;
-    // a missing file is not an error (the entry stays empty). Returns true when something changed.
+    // Reads the stored bundles (falling back to the fallback bundles) now. Throws Error(io) after
+    // an I/O error (the bundles that could be read are published; handshakes retry the rest as
+    // above); a missing file is not an error (the entry stays empty). Returns true when something
+    // changed.
     bool reload();
 
     const std::string& name() const { return name_; }
@@ -68,17 +81,34 @@ public:
     }
 
 private:
+    // A bundle version that did not parse (not retried until it changes).
+    struct Refused {
+        bool fallback = false;
+        FileIdentity source;
+    };
+
     void refresh_if_moved() noexcept;
-    bool reload_locked();
+    // Reloads every key type; I/O failures are collected in *failure ("" when there were none).
+    bool reload_locked(std::string* failure);
+    bool reload_type(size_t i);  // throws on I/O errors
+    // Records the outcome of a reload of generation `gen` (retry state, logging).
+    void settle(uint64_t gen, const std::string& failure, bool log);
+    bool retry_pending(uint64_t gen) const noexcept;
     void retire(const Entry* old);
 
     Store& store_;
     std::string name_;
     std::vector<crypto::KeyType> types_;
+    const int64_t retry_ms_;
     std::array<std::atomic<const Entry*>, kMaxTypes> current_{};
     std::atomic<uint64_t> seen_generation_{~uint64_t{0}};
+    // The generation whose reload failed, and when (CLOCK_MONOTONIC_COARSE, ms) to try again.
+    std::atomic<uint64_t> failed_generation_{~uint64_t{0}};
+    std::atomic<int64_t> retry_at_ms_{0};
     std::mutex refresh_mu_;
     std::vector<std::pair<int64_t, const Entry*>> retired_;  // guarded by refresh_mu_
+    std::string failure_;                                    // guarded: the failure last logged
+    std::array<std::optional<Refused>, kMaxTypes> refused_;  // guarded by refresh_mu_
 };
 
 // Parses a bundle (private key + leaf + chain in one PEM text) into an Entry; throws

@@ -1,18 +1,26 @@
 // cache: parse_bundle, CachedCert reloads (only after a generation bump), apply() on a real SSL,
-// fallback bundles, corrupt bundles keep the entry in service, dual key types.
+// fallback bundles, corrupt bundles keep the entry in service, dual key types; symlinked and FIFO
+// bundles are never read, failed reloads are retried (rate-limited, logged once).
 #include "cache/cache.h"
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "store/layout.h"
 #include "support/test_pki.h"
+#include "util/fs.h"
+#include "util/log.h"
 
 namespace acme::cache {
 namespace {
@@ -250,6 +258,280 @@ TEST_F(CacheTest, AlpnChallengeCertificate) {
         attach_alpn_challenge(ssl.get(), crypto::share(v.cert.get()), crypto::share(v.key.get())));
     EXPECT_TRUE(apply_alpn_challenge(ssl.get()));
     EXPECT_TRUE(same(SSL_get_certificate(ssl.get()), v.cert.get()));
+}
+
+// ---- A store tampered with by its owner; reads that fail for a while ---------------------------
+
+// Runs `body` in a forked child that SIGALRM kills after 10 seconds (an open() blocked on a FIFO);
+// returns the child's exit code, or 128 + the signal.
+int in_child_with_deadline(const std::function<int()>& body) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::alarm(10);
+        int rc = 99;
+        try {
+            rc = body();
+        } catch (...) {
+            rc = 98;
+        }
+        ::_exit(rc);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Collects the core's log lines.
+struct LogCapture {
+    LogCapture() { log_set(&LogCapture::cb, this, LogLevel::debug); }
+    ~LogCapture() { log_set(nullptr, nullptr, LogLevel::error); }
+    static void cb(void* baton, int level, const char* msg) {
+        auto* self = static_cast<LogCapture*>(baton);
+        std::lock_guard<std::mutex> g(self->mu);
+        self->lines.emplace_back(level, msg);
+    }
+    // Lines at `level` that contain `part`.
+    size_t count(LogLevel level, const std::string& part) {
+        std::lock_guard<std::mutex> g(mu);
+        size_t n = 0;
+        for (const auto& l : lines)
+            n += l.first == static_cast<int>(level) && l.second.find(part) != std::string::npos;
+        return n;
+    }
+    std::mutex mu;
+    std::vector<std::pair<int, std::string>> lines;
+};
+
+// The store in front of an FsStore, counting the cache's reads and failing the next `failures`
+// of them (-1: all) with the Error(io) an exhausted descriptor table would give.
+class FlakyStore : public Store {
+public:
+    explicit FlakyStore(Store& inner) : inner_(inner) {}
+
+    std::optional<std::string> load(const std::string& key) override { return inner_.load(key); }
+    std::optional<std::string> load_with_identity(const std::string& key,
+                                                  FileIdentity* identity) override {
+        ++loads;
+        maybe_fail(key);
+        return inner_.load_with_identity(key, identity);
+    }
+    std::optional<FileIdentity> identity_of(const std::string& key) override {
+        ++checks;
+        maybe_fail(key);
+        return inner_.identity_of(key);
+    }
+    void save(const std::string& key, std::string_view data, Sensitivity s) override {
+        inner_.save(key, data, s);
+    }
+    void remove(const std::string& key) override { inner_.remove(key); }
+    std::vector<std::string> list(const std::string& prefix) override {
+        return inner_.list(prefix);
+    }
+    std::unique_ptr<StoreLock> try_lock(const std::string& name) override {
+        return inner_.try_lock(name);
+    }
+    uint64_t generation() const noexcept override { return inner_.generation(); }
+    void bump_generation() override { inner_.bump_generation(); }
+    std::string path_of(const std::string& key) const override { return inner_.path_of(key); }
+
+    std::atomic<int> failures{0};
+    std::string fail_only;  // when set, only keys containing it fail
+    std::atomic<int> loads{0}, checks{0};
+
+private:
+    void maybe_fail(const std::string& key) {
+        int f = failures.load();
+        if (f == 0 || key.find(fail_only) == std::string::npos) return;
+        if (f > 0) failures.store(f - 1);
+        throw Error(Status::io, "store: open " + key + ": Too many open files");
+    }
+    Store& inner_;
+};
+
+TEST_F(CacheTest, SymlinkedBundleIsNeverServed) {
+    // The worker user points the bundle at a root-only key + certificate; root (the nginx master)
+    // must not parse it into the cache that the workers inherit.
+    Material fb = make(crypto::KeyType::ecdsa_p256, "a.example");
+    Material foreign = make(crypto::KeyType::ecdsa_p256, "root-only.example");
+    const std::string outside = dir + "/root-only.pem";
+    fs::write_file_atomic(outside, foreign.pem, 0600);
+    store->save(layout::fallback_bundle("a.example", "ecdsa-p256"), fb.pem, Sensitivity::secret);
+    CachedCert c(*store, "a.example", {crypto::KeyType::ecdsa_p256});
+    SslPtr ssl;
+    EXPECT_TRUE(same(served(c, ssl), fb.cert.get()));
+
+    const std::string bundle = store->path_of(layout::cert_bundle("a.example", "ecdsa-p256"));
+    fs::make_dirs(fs::dirname(bundle), 0700);
+    ASSERT_EQ(::symlink(outside.c_str(), bundle.c_str()), 0);
+    store->bump_generation();
+    X509* got = served(c, ssl);
+    EXPECT_FALSE(same(got, foreign.cert.get())) << "served a file outside the store";
+    EXPECT_TRUE(same(got, fb.cert.get()));
+    EXPECT_THROW(c.reload(), Error);
+    EXPECT_TRUE(same(served(c, ssl), fb.cert.get()));
+    // The same for a symlinked certificate directory.
+    ASSERT_EQ(::unlink(bundle.c_str()), 0);
+    ASSERT_EQ(::rmdir(fs::dirname(bundle).c_str()), 0);
+    const std::string elsewhere = dir + "/elsewhere";
+    fs::make_dirs(elsewhere, 0700);
+    fs::write_file_atomic(elsewhere + "/ecdsa-p256.pem", foreign.pem, 0600);
+    ASSERT_EQ(::symlink(elsewhere.c_str(), fs::dirname(bundle).c_str()), 0);
+    store->bump_generation();
+    EXPECT_TRUE(same(served(c, ssl), fb.cert.get()));
+    CachedCert fresh(*store, "a.example", {crypto::KeyType::ecdsa_p256});
+    EXPECT_FALSE(same(served(fresh, ssl), foreign.cert.get()));
+}
+
+TEST_F(CacheTest, FifoBundleDoesNotBlockTheHandshake) {
+    Material fb = make(crypto::KeyType::ecdsa_p256, "a.example");
+    store->save(layout::fallback_bundle("a.example", "ecdsa-p256"), fb.pem, Sensitivity::secret);
+    store->save(layout::cert_meta("a.example"), "{}", Sensitivity::public_data);
+    CachedCert c(*store, "a.example", {crypto::KeyType::ecdsa_p256});
+    SslPtr ssl;
+    ASSERT_TRUE(same(served(c, ssl), fb.cert.get()));
+    const std::string bundle = store->path_of(layout::cert_bundle("a.example", "ecdsa-p256"));
+    ASSERT_EQ(::mkfifo(bundle.c_str(), 0600), 0);
+    store->bump_generation();
+    EXPECT_EQ(in_child_with_deadline([&] {
+                  SslPtr s(SSL_new(ctx.get()));
+                  if (c.apply(s.get()) != 1) return 1;
+                  if (!same(SSL_get_certificate(s.get()), fb.cert.get())) return 2;
+                  try {
+                      c.reload();  // the configuration-time path (the nginx master)
+                      return 3;
+                  } catch (const Error& e) {
+                      return std::string(e.what()).find("not a regular file") == std::string::npos
+                                 ? 4
+                                 : 0;
+                  }
+              }),
+              0)
+        << "(128 + 14: blocked on the FIFO until SIGALRM)";
+}
+
+TEST_F(CacheTest, TransientReadFailureIsRetriedAndThenPickedUp) {
+    LogCapture log;
+    FlakyStore flaky(*store);
+    Material a = make(crypto::KeyType::ecdsa_p256, "a.example");
+    Material b = make(crypto::KeyType::ecdsa_p256, "a.example");
+    install("a.example", "ecdsa-p256", a.pem);
+    CachedCert c(flaky, "a.example", {crypto::KeyType::ecdsa_p256}, /*retry_ms=*/0);
+    SslPtr ssl;
+    EXPECT_TRUE(same(served(c, ssl), a.cert.get()));
+
+    install("a.example", "ecdsa-p256", b.pem);
+    flaky.failures = 1;  // EMFILE once
+    store->bump_generation();
+    EXPECT_TRUE(same(served(c, ssl), a.cert.get()));  // the one in service stays
+    EXPECT_EQ(log.count(LogLevel::error, "Too many open files"), 1u);
+    // The generation was not marked as seen: the next handshake retries and picks it up.
+    EXPECT_TRUE(same(served(c, ssl), b.cert.get()));
+    EXPECT_EQ(log.count(LogLevel::notice, "a.example: certificate reloaded after"), 1u);
+    EXPECT_EQ(log.count(LogLevel::error, "Too many open files"), 1u);
+}
+
+TEST_F(CacheTest, RetriesAreRateLimitedLoggedOnceAndSteadyStateReadsNothing) {
+    LogCapture log;
+    FlakyStore flaky(*store);
+    Material a = make(crypto::KeyType::ecdsa_p256, "a.example");
+    Material b = make(crypto::KeyType::ecdsa_p256, "a.example");
+    install("a.example", "ecdsa-p256", a.pem);
+    SslPtr ssl;
+    {
+        // An hour between attempts: handshakes meanwhile do not touch the store.
+        CachedCert c(flaky, "a.example", {crypto::KeyType::ecdsa_p256}, 3600 * 1000);
+        EXPECT_TRUE(same(served(c, ssl), a.cert.get()));
+        install("a.example", "ecdsa-p256", b.pem);
+        flaky.failures = -1;
+        store->bump_generation();
+        flaky.checks = 0;
+        for (int i = 0; i < 50; ++i) EXPECT_TRUE(same(served(c, ssl), a.cert.get()));
+        EXPECT_EQ(flaky.checks.load(), 1) << "retried before the retry interval";
+        // A new install does not wait for the interval.
+        store->bump_generation();
+        EXPECT_TRUE(same(served(c, ssl), a.cert.get()));
+        EXPECT_EQ(flaky.checks.load(), 2);
+        EXPECT_EQ(log.count(LogLevel::error, "Too many open files"), 1u) << "logged per attempt";
+    }
+    // Retried on (almost) every handshake with no interval, still logged once.
+    CachedCert c(flaky, "a.example", {crypto::KeyType::ecdsa_p256}, 0);
+    EXPECT_EQ(served(c, ssl), nullptr);
+    flaky.checks = 0;
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(served(c, ssl), nullptr);
+    EXPECT_EQ(flaky.checks.load(), 10);
+    EXPECT_EQ(log.count(LogLevel::error, "Too many open files"), 2u);  // once per CachedCert
+    flaky.failures = 0;
+    EXPECT_TRUE(same(served(c, ssl), b.cert.get()));
+    // Steady state: no store access at all, and a bump without a new bundle reads nothing.
+    flaky.checks = 0;
+    flaky.loads = 0;
+    for (int i = 0; i < 20; ++i) EXPECT_TRUE(same(served(c, ssl), b.cert.get()));
+    EXPECT_EQ(flaky.checks.load(), 0);
+    store->bump_generation();
+    EXPECT_TRUE(same(served(c, ssl), b.cert.get()));
+    EXPECT_EQ(flaky.checks.load(), 1);
+    EXPECT_EQ(flaky.loads.load(), 0) << "an unchanged bundle was read again";
+}
+
+TEST_F(CacheTest, CorruptBundleIsLoggedOncePerVersionWhileAnotherTypeIsRetried) {
+    LogCapture log;
+    FlakyStore flaky(*store);
+    Material ec = make(crypto::KeyType::ecdsa_p256, "d.example");
+    Material rsa = make(crypto::KeyType::rsa2048, "d.example");
+    install("d.example", "ecdsa-p256", "-----BEGIN PRIVATE KEY-----\ntruncated");
+    CachedCert c(flaky, "d.example", {crypto::KeyType::ecdsa_p256, crypto::KeyType::rsa2048}, 0);
+    install("d.example", "rsa-2048", rsa.pem);
+    flaky.fail_only = "rsa-2048";
+    flaky.failures = -1;
+    SslPtr ssl;
+    for (int i = 0; i < 5; ++i) served(c, ssl);  // five attempts (no retry interval)
+    EXPECT_EQ(log.count(LogLevel::error, "d.example: certs/d.example/ecdsa-p256.pem"), 1u);
+    EXPECT_EQ(log.count(LogLevel::error, "Too many open files"), 1u);
+    EXPECT_EQ(c.current(0), nullptr);
+    EXPECT_EQ(c.current(1), nullptr);
+    flaky.failures = 0;
+    served(c, ssl);
+    ASSERT_NE(c.current(1), nullptr);
+    EXPECT_TRUE(same(c.current(1)->leaf.get(), rsa.cert.get()));
+    EXPECT_EQ(c.current(0), nullptr);
+    install("d.example", "ecdsa-p256", ec.pem);
+    store->bump_generation();
+    served(c, ssl);
+    ASSERT_NE(c.current(0), nullptr);
+    EXPECT_TRUE(same(c.current(0)->leaf.get(), ec.cert.get()));
+}
+
+TEST_F(CacheTest, UnreadableBundleIsRetriedByTheWorkerUser) {
+    // A real transient failure: the bundle is unreadable (mode 000) for the unprivileged worker
+    // user for a while.
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+    Material a = make(crypto::KeyType::ecdsa_p256, "a.example");
+    Material b = make(crypto::KeyType::ecdsa_p256, "a.example");
+    ASSERT_EQ(::chmod(dir.c_str(), 0711), 0);
+    store->prepare_ownership(65534, 65534);
+    const std::string root = store->root();
+    const std::string bundle = root + "/" + layout::cert_bundle("a.example", "ecdsa-p256");
+    EXPECT_EQ(
+        in_child_with_deadline([&] {
+            if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 10;
+            FsStore mine(root);
+            mine.save(layout::cert_bundle("a.example", "ecdsa-p256"), a.pem, Sensitivity::secret);
+            CachedCert c(mine, "a.example", {crypto::KeyType::ecdsa_p256}, 0);
+            SslPtr s(SSL_new(ctx.get()));
+            c.apply(s.get());
+            if (!same(SSL_get_certificate(s.get()), a.cert.get())) return 11;
+            mine.save(layout::cert_bundle("a.example", "ecdsa-p256"), b.pem, Sensitivity::secret);
+            if (::chmod(bundle.c_str(), 0) != 0) return 12;
+            mine.bump_generation();
+            s.reset(SSL_new(ctx.get()));
+            c.apply(s.get());
+            if (!same(SSL_get_certificate(s.get()), a.cert.get())) return 13;
+            if (::chmod(bundle.c_str(), 0600) != 0) return 14;
+            s.reset(SSL_new(ctx.get()));
+            c.apply(s.get());  // no new generation: only the retry can pick it up
+            return same(SSL_get_certificate(s.get()), b.cert.get()) ? 0 : 15;
+        }),
+        0);
 }
 
 }  // namespace
