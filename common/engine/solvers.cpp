@@ -54,14 +54,16 @@ std::string one_line(std::string s) {
 }
 
 ProgramResult run_hook(const std::string& hook, const char* action, const std::string& domain,
-                       const std::string& value) {
-    return run_program({hook, action, domain, value}, Dns01HookSolver::kHookTimeoutMs);
+                       const std::string& value, const std::atomic<bool>* cancel,
+                       int64_t timeout_ms = Dns01HookSolver::kHookTimeoutMs) {
+    return run_program({hook, action, domain, value}, timeout_ms, 4096, cancel);
 }
 
 std::string describe(const ProgramResult& r) {
-    std::string what = r.timed_out       ? "timed out"
-                       : r.signal        ? "was killed by signal " + std::to_string(r.signal)
-                                         : "exited with status " + std::to_string(r.exit_code);
+    std::string what = r.cancelled   ? "was interrupted by a stop"
+                       : r.timed_out ? "timed out"
+                       : r.signal    ? "was killed by signal " + std::to_string(r.signal)
+                                     : "exited with status " + std::to_string(r.exit_code);
     std::string out = one_line(r.output);
     return out.empty() ? what : what + ": " + out;
 }
@@ -71,7 +73,8 @@ std::string describe(const ProgramResult& r) {
 void Dns01HookSolver::present(const proto::Identifier& id, const proto::Challenge&,
                               const std::string& key_authorization) {
     const std::string value = proto::Client::dns01_txt_value(key_authorization);
-    ProgramResult r = run_hook(hook_, "setup", id.value, value);
+    ProgramResult r = run_hook(hook_, "setup", id.value, value, cancel_);
+    if (r.cancelled) fail(Status::internal, "cancelled");
     if (r.exit_code != 0) {
         throw Error(Status::io, "acme: " + id.value + ": DNS hook " + hook_ + " setup " +
                                     describe(r));
@@ -88,7 +91,12 @@ void Dns01HookSolver::cleanup(const proto::Identifier& id, const proto::Challeng
                               const std::string& key_authorization) noexcept {
     try {
         const std::string value = proto::Client::dns01_txt_value(key_authorization);
-        ProgramResult r = run_hook(hook_, "teardown", id.value, value);
+        // A teardown started after a stop still runs, briefly (cancelled, it would be killed at
+        // once); one that a stop interrupts is killed.
+        const bool stopping = cancel_ && cancel_->load();
+        ProgramResult r =
+            stopping ? run_hook(hook_, "teardown", id.value, value, nullptr, kTeardownAfterStopMs)
+                     : run_hook(hook_, "teardown", id.value, value, cancel_);
         if (r.exit_code != 0) {
             ACME_LOG_WARN("acme: %s: DNS hook %s teardown %s", id.value.c_str(), hook_.c_str(),
                           describe(r).c_str());

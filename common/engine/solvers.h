@@ -9,7 +9,10 @@
 //  - Dns01HookSolver runs `HOOK setup <domain> <txt-value>` (and `teardown` in cleanup) and then
 //    waits the configured propagation time (cancellable). <domain> is the identifier without
 //    "*." ; the record to set is _acme-challenge.<domain>. A non-zero exit or a timeout fails
-//    the order with the hook's output in the message.
+//    the order with the hook's output in the message. The cancel flag (acme_ctx_stop) also
+//    interrupts the hooks: setup is killed and present() throws Error(internal, "cancelled");
+//    a teardown running when the flag is set is killed (a warning says so), one started after
+//    it gets kTeardownAfterStopMs.
 #pragma once
 
 #include <atomic>
@@ -64,6 +67,7 @@ public:
                  const std::string& key_authorization) noexcept override;
 
     static constexpr int64_t kHookTimeoutMs = 120000;
+    static constexpr int64_t kTeardownAfterStopMs = 2000;
 
 private:
     std::string hook_;

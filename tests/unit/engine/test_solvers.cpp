@@ -3,12 +3,16 @@
 #include "engine/solvers.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "acme/client.h"
 #include "store/layout.h"
@@ -126,6 +130,70 @@ TEST(Dns01Hook, PropagationWaitIsCancellable) {
         EXPECT_NE(std::string(e.what()).find("cancelled"), std::string::npos);
     }
     EXPECT_LE(clock.total_slept_ms(), 1100);
+}
+
+// Waits (bounded: a hang guard, not a timing assertion) until the hook wrote a line to `name`.
+bool wait_for_line(TempDir& tmp, const std::string& name) {
+    for (int i = 0; i < 3000; ++i) {
+        const std::string s = tmp.read(name);
+        if (!s.empty() && s.back() == '\n') return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+TEST(Dns01Hook, AStopInterruptsTheSetupHook) {
+    TempDir tmp;
+    const std::string hook =
+        tmp.script("hook.sh", "echo $$ > " + tmp.path + "/pid\nsleep 20\necho finished > " +
+                                  tmp.path + "/finished\n");
+    FakeClock clock;
+    std::atomic<bool> cancel{false};
+    Dns01HookSolver s(hook, 0, clock, &cancel);
+    std::thread stopper([&] {
+        wait_for_line(tmp, "pid");
+        cancel.store(true);
+    });
+    try {
+        s.present(dns("example.org"), challenge("dns-01", "t"), "t.k");
+        ADD_FAILURE() << "not cancelled";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.status(), Status::internal);
+        EXPECT_NE(std::string(e.what()).find("cancelled"), std::string::npos) << e.what();
+    }
+    stopper.join();
+    EXPECT_EQ(tmp.read("finished"), "");  // killed, not waited for
+    const pid_t pid = std::stoi(tmp.read("pid"));
+    EXPECT_TRUE(::kill(pid, 0) != 0 && errno == ESRCH);
+}
+
+TEST(Dns01Hook, TeardownAfterAStopRunsBriefly) {
+    TempDir tmp;
+    const std::string hook =
+        tmp.script("hook.sh", "echo $1 >> " + tmp.path + "/log\nsleep 20\necho finished >> " +
+                                  tmp.path + "/log\n");
+    FakeClock clock;
+    std::atomic<bool> cancel{true};
+    Dns01HookSolver s(hook, 0, clock, &cancel);
+    s.cleanup(dns("example.org"), challenge("dns-01", "t"), "t.k");
+    EXPECT_EQ(tmp.read("log"), "teardown\n");  // it ran, and was killed after the grace time
+}
+
+TEST(Dns01Hook, AStopInterruptsTheTeardownHook) {
+    TempDir tmp;
+    const std::string hook =
+        tmp.script("hook.sh", "echo $1 >> " + tmp.path + "/log\nsleep 20\necho finished >> " +
+                                  tmp.path + "/log\n");
+    FakeClock clock;
+    std::atomic<bool> cancel{false};
+    Dns01HookSolver s(hook, 0, clock, &cancel);
+    std::thread stopper([&] {
+        wait_for_line(tmp, "log");
+        cancel.store(true);
+    });
+    s.cleanup(dns("example.org"), challenge("dns-01", "t"), "t.k");
+    stopper.join();
+    EXPECT_EQ(tmp.read("log"), "teardown\n");
 }
 
 TEST(Http01Store, PublishesAndRemoves) {
