@@ -84,7 +84,8 @@ StoreOwner owner_of(int root_fd, const std::string& root) {
 [[noreturn]] void fail_foreign_owner(const std::string& path, uid_t file_uid, uid_t store_uid) {
     fail(Status::io, "store: " + path + " belongs to uid " + std::to_string(file_uid) +
                          ", not to the owner of the store (uid " + std::to_string(store_uid) +
-                         "); refusing it");
+                         "); refusing it (if it is a store file, chown it to uid " +
+                         std::to_string(store_uid) + ")");
 }
 
 void check_owner(const StoreOwner& o, const struct stat& st, const std::string& path) {

@@ -3,8 +3,13 @@
 #include "util/fs.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -355,6 +361,53 @@ TEST(Fs, ReadOfAFifoOrADeviceIsRefusedWithoutBlocking) {
     EXPECT_NE(e.find("not a regular file (it is a character device)"), std::string::npos) << e;
     e = error_text([&] { fs::read_file(d.path()); });
     EXPECT_NE(e.find("not a regular file (it is a directory)"), std::string::npos) << e;
+}
+
+// A seccomp filter that refuses openat2 (as some container runtimes' default profiles do) with
+// `errnum`: open_beneath() must notice and fall back to the walk, with the same refusals.
+int install_openat2_filter(int errnum) {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(errnum) & 0xffff)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]),
+                              filter};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+TEST(Fs, OpenBeneathFallsBackWhenSeccompRefusesOpenat2) {
+    TempDir d;
+    fs::make_dirs(d / "top/a", 0700);
+    fs::write_file_atomic(d / "top/a/f", "inside", 0600);
+    fs::write_file_atomic(d / "outside", "outside", 0600);
+    ASSERT_EQ(::symlink((d / "outside").c_str(), (d / "top/a/link").c_str()), 0);
+    for (int errnum : {EPERM, ENOSYS}) {
+        EXPECT_EQ(
+            in_child_with_deadline([&] {
+                if (install_openat2_filter(errnum) != 0) return 10;
+                UniqueFd top(::open((d / "top").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+                // The filter works: openat2 itself fails.
+                struct open_how how {};
+                how.flags = O_RDONLY;
+                if (::syscall(SYS_openat2, top.get(), "a/f", &how, sizeof how) != -1 ||
+                    errno != errnum)
+                    return 11;
+                for (int round = 0; round < 2; ++round) {  // before and after it is noted
+                    UniqueFd f(fs::open_beneath(top.get(), "a/f", O_RDONLY));
+                    if (f.get() < 0 || fs::read_fd(f.get(), "a/f") != "inside") return 12;
+                    if (fs::open_beneath(top.get(), "a/link", O_RDONLY) != -1 || errno != ELOOP)
+                        return 13;
+                    if (fs::open_beneath(top.get(), "a/missing", O_RDONLY) != -1 || errno != ENOENT)
+                        return 14;
+                }
+                return 0;
+            }),
+            0)
+            << "errno " << errnum;
+    }
 }
 
 class FsBeneath : public ::testing::TestWithParam<bool> {
