@@ -100,11 +100,14 @@ void CachedCert::refresh_if_moved() noexcept {
     if (gen == seen_generation_.load(std::memory_order_acquire) || retry_pending(gen)) return;
     try {
         std::string failure;
-        reload_locked(&failure);
+        try {
+            reload_locked(&failure);
+        } catch (const std::exception& ex) {
+            failure = *ex.what() ? ex.what() : "unknown error";
+        }
         settle(gen, failure, true);
-    } catch (const std::exception& ex) {
-        ACME_LOG_ERROR("acme: %s: reloading the certificate failed, keeping the current one: %s",
-                       name_.c_str(), ex.what());
+    } catch (...) {
+        // Out of memory while recording the outcome: the next handshake tries again.
     }
 }
 
