@@ -9,10 +9,13 @@
 #   CORE_LIB    the ACME core archive (libacme_core.a), linked statically
 #   OUT_SO      where the module goes (${PROJECT_BINARY_DIR}/modules/ngx_http_acme_module.so)
 #
-# configure runs again only when the "config" file or this script changed (or never ran); the
-# module is relinked on every call (the caller runs it only when the source or the archive
-# changed). The compiler flags are nginx's own (-W -Wall -Wpointer-arith -Werror ...) plus
-# Debian's hardening flags.
+# The kit is copied (BUILD_DIR-src) and configured again when the "config" file or this script
+# changed, when the kit changed (a new nginx-dev: its conf_flags or src/core/nginx.h differ from
+# the ones of the last configure, compared by content, so that a downgrade counts too), or when
+# configure never ran; otherwise the module is only rebuilt (make tracks the module's sources
+# and ngx_module_deps) and relinked, on every call (the caller runs it only when the source, the
+# archive or the kit changed). The compiler flags are nginx's own (-W -Wall -Wpointer-arith
+# -Werror ...) plus Debian's hardening flags.
 set -eu
 
 kit=$1
@@ -27,9 +30,13 @@ src_dir=$build_dir-src
     exit 1
 }
 
+# What identifies the kit: the package's configure flags and nginx version.
+kit_stamp=$(cat "$kit/conf_flags" "$kit/src/core/nginx.h" | cksum)
+
 if [ ! -f "$build_dir/Makefile" ] || [ "$module_dir/config" -nt "$build_dir/Makefile" ] ||
-    [ "$0" -nt "$build_dir/Makefile" ]; then
-    rm -rf "$src_dir" "$build_dir"
+    [ "$0" -nt "$build_dir/Makefile" ] || [ ! -f "$build_dir.kit" ] ||
+    [ "$(cat "$build_dir.kit")" != "$kit_stamp" ]; then
+    rm -rf "$src_dir" "$build_dir" "$build_dir.kit"
     cp -a "$kit" "$src_dir"
     (
         cd "$src_dir"
@@ -45,6 +52,7 @@ if [ ! -f "$build_dir/Makefile" ] || [ "$module_dir/config" -nt "$build_dir/Make
             exit 1
         }
     )
+    printf '%s\n' "$kit_stamp" >"$build_dir.kit"
 fi
 
 rm -f "$build_dir/ngx_http_acme_module.so"
