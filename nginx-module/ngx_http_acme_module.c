@@ -7,25 +7,36 @@
  * header of the core it uses):
  *
  *   configuration  each server with "acme on" becomes one certificate of the
- *                  http{} block's acme_ctx; its startup bundle (key + chain in
- *                  one file, the stored certificate or a self-signed fallback)
- *                  is pushed into ngx_http_ssl_module's certificate list of
- *                  that server, so no ssl_certificate is needed.  This happens
- *                  in init_main_conf, which runs before ngx_http_ssl_module's
- *                  server merge because the module is ordered before it (see
- *                  ngx_module_order in ./config).
+ *                  http{} block's acme_ctx; its startup bundle (the stored
+ *                  certificate or a self-signed fallback) is pushed into
+ *                  ngx_http_ssl_module's certificate list of that server as
+ *                  "data:" strings taken from the core's cache, so no
+ *                  ssl_certificate is needed and the master (root) never
+ *                  opens a path in the store, which belongs to the worker
+ *                  user.  This happens in init_main_conf, which runs before
+ *                  ngx_http_ssl_module's server merge because the module is
+ *                  ordered before it (see ngx_module_order in ./config).
  *   handshakes     SSL_CTX_set_cert_cb(acme_ssl_cert_cb) on every managed
  *                  server's SSL_CTX serves the current certificate from the
  *                  core's per-process cache; the module adds no work of its
  *                  own to the handshake.
  *   challenges     http-01 in the POST_READ phase of every server (before
- *                  rewrites and "return"), tls-alpn-01 through an ALPN select
- *                  callback that otherwise behaves like nginx's own.
+ *                  rewrites and "return"); tls-alpn-01 through the core's
+ *                  ClientHello callback on every SSL_CTX a connection to the
+ *                  listen address may start with (it marks a validation
+ *                  handshake before SNI and before the certificate callback)
+ *                  and an ALPN select callback that otherwise behaves like
+ *                  nginx's own.
  *   processes      the store is prepared by the master (owned by the worker
  *                  user); every worker starts the core's driver thread, which
  *                  competes for the store's driver lock, so exactly one
  *                  process does ACME work; it is stopped when the worker
- *                  starts shutting down.
+ *                  starts shutting down.  With "master_process off", a reload
+ *                  stops the old configuration's driver and starts the new
+ *                  one.
+ *   logging        the core logs from its own threads too; nginx's log
+ *                  writers are not thread-safe, so those lines are queued and
+ *                  written by the event loop (a timer, once a second).
  */
 
 
@@ -44,7 +55,9 @@
 #define NGX_HTTP_ACME_CHALLENGE_PATH  "/.well-known/acme-challenge/"
 #define NGX_HTTP_ACME_MAX_TOKEN       128
 #define NGX_HTTP_ACME_ALPN_PROTO      "acme-tls/1"
-#define NGX_HTTP_ACME_EXIT_CHECK      1000
+#define NGX_HTTP_ACME_TIMER           1000
+#define NGX_HTTP_ACME_LOG_QUEUE       128
+#define NGX_HTTP_ACME_LOG_LINE        1024
 
 #define NGX_HTTP_ACME_ALPN_PROTOS     "\x08http/1.1\x08http/1.0\x08http/0.9"
 #define NGX_HTTP_ACME_V2_ALPN_PROTO   "\x02h2"
@@ -88,12 +101,25 @@ typedef struct {
     acme_ctx                   *ctx;
     ngx_array_t                 servers;   /* of ngx_http_core_srv_conf_t * */
 
+    /* the owner the store was handed to in init_main_conf (-1: none) */
+    long                        uid;
+    long                        gid;
+
     /* worker side */
-    ngx_event_t                 exit_check;
+    ngx_event_t                 timer;
     pthread_t                   stopper;
     unsigned                    started:1;
     unsigned                    stopping:1;
 } ngx_http_acme_main_conf_t;
+
+
+/* a line of the core's log, queued by a thread other than the event loop's */
+
+typedef struct {
+    ngx_uint_t                  level;
+    size_t                      len;
+    u_char                      text[NGX_HTTP_ACME_LOG_LINE];
+} ngx_http_acme_log_line_t;
 
 
 static void *ngx_http_acme_create_main_conf(ngx_conf_t *cf);
@@ -138,14 +164,27 @@ static void ngx_http_acme_conf_error(ngx_conf_t *cf, u_char *file,
     ngx_uint_t line, const char *what, acme_error *err);
 static void ngx_http_acme_cleanup(void *data);
 
+static void ngx_http_acme_wipe(void *data);
+static ngx_int_t ngx_http_acme_hello_callbacks(ngx_conf_t *cf,
+    ngx_http_acme_main_conf_t *amcf);
+
 static void ngx_http_acme_log(void *baton, acme_log_level level,
     const char *message);
 static acme_log_level ngx_http_acme_log_level(ngx_log_t *log);
+static void ngx_http_acme_log_drain(void);
+static ngx_int_t ngx_http_acme_notify_init(ngx_cycle_t *cycle);
+static void ngx_http_acme_notify_handler(ngx_event_t *ev);
 
+static long ngx_http_acme_user(ngx_core_conf_t *ccf, long *gid);
+static void ngx_http_acme_check_store(ngx_log_t *log, ngx_str_t *store,
+    long uid);
 static ngx_int_t ngx_http_acme_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_acme_init_process(ngx_cycle_t *cycle);
+static void ngx_http_acme_start(ngx_cycle_t *cycle,
+    ngx_http_acme_main_conf_t *amcf);
+static void ngx_http_acme_stop(ngx_http_acme_main_conf_t *amcf);
 static void ngx_http_acme_exit_process(ngx_cycle_t *cycle);
-static void ngx_http_acme_exit_check(ngx_event_t *ev);
+static void ngx_http_acme_timer_handler(ngx_event_t *ev);
 static void *ngx_http_acme_stopper(void *data);
 
 static ngx_int_t ngx_http_acme_http01_handler(ngx_http_request_t *r);
@@ -325,6 +364,28 @@ ngx_module_t  ngx_http_acme_module = {
 };
 
 
+/*
+ * The core's log lines from threads other than the event loop's (the driver,
+ * the stopper), written by the event loop; process-wide, as the core's log
+ * callback is.
+ */
+
+static pthread_mutex_t  ngx_http_acme_log_mutex = PTHREAD_MUTEX_INITIALIZER;
+static ngx_http_acme_log_line_t
+                        ngx_http_acme_log_queue[NGX_HTTP_ACME_LOG_QUEUE];
+static ngx_uint_t       ngx_http_acme_log_head;
+static ngx_uint_t       ngx_http_acme_log_count;
+static ngx_uint_t       ngx_http_acme_log_dropped;
+static pthread_t        ngx_http_acme_loop_thread;
+
+/* a pipe that wakes the event loop up when the queue was empty */
+
+static int              ngx_http_acme_notify_fd[2] = { -1, -1 };
+static ngx_connection_t ngx_http_acme_notify_conn;
+static ngx_event_t      ngx_http_acme_notify_rev;
+static ngx_event_t      ngx_http_acme_notify_wev;
+
+
 /* configuration */
 
 static void *
@@ -344,6 +405,9 @@ ngx_http_acme_create_main_conf(ngx_conf_t *cf)
      *     amcf->ctx = NULL;
      *     amcf->started = 0;
      */
+
+    amcf->uid = -1;
+    amcf->gid = -1;
 
     if (ngx_array_init(&amcf->servers, cf->pool, 4,
                        sizeof(ngx_http_core_srv_conf_t *))
@@ -735,9 +799,11 @@ ngx_http_acme_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_acme_main_conf_t *amcf = conf;
 
+    u_char                      *what;
     acme_error                  *err;
     acme_status                  rc;
     ngx_uint_t                   s;
+    ngx_core_conf_t             *ccf;
     acme_ctx_options             opts;
     ngx_pool_cleanup_t          *cln;
     ngx_http_ssl_srv_conf_t     *sscf;
@@ -800,6 +866,8 @@ ngx_http_acme_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
+    ngx_http_acme_loop_thread = pthread_self();
+
     acme_log_set(ngx_http_acme_log, NULL,
                  ngx_http_acme_log_level(&cf->cycle->new_log));
 
@@ -849,16 +917,40 @@ ngx_http_acme_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    /* before the fork: the store, stored certificates, fallbacks */
+    /*
+     * before the fork: the store, stored certificates, fallbacks; the store
+     * is handed to the worker user here already when the "user" directive
+     * came before http{}, so that a failure fails "nginx -t" and a reload
+     * (init_module cannot fail a reload: nginx exits)
+     */
 
-    rc = acme_ctx_prepare(amcf->ctx, -1, -1, &err);
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    amcf->uid = ngx_http_acme_user(ccf, &amcf->gid);
+
+    rc = acme_ctx_prepare(amcf->ctx, amcf->uid, amcf->gid, &err);
 
     if (rc != ACME_OK) {
+        if (amcf->uid >= 0) {
+            what = ngx_pnalloc(cf->temp_pool, amcf->store.len
+                                              + ngx_strlen(ccf->username)
+                                              + NGX_INT64_LEN + 64);
+        } else {
+            what = NULL;
+        }
+
+        if (what) {
+            (void) ngx_sprintf(what, "handing the store \"%V\" to user "
+                               "\"%s\" (uid %l)%Z", &amcf->store,
+                               ccf->username, amcf->uid);
+        }
+
         ngx_http_acme_conf_error(cf, amcf->store_file ? amcf->store_file
                                                       : first->file,
                                  amcf->store_file ? amcf->store_line
                                                   : first->line,
-                                 "store", err);
+                                 what ? (const char *) what : "store", err);
         return NGX_CONF_ERROR;
     }
 
@@ -1177,15 +1269,35 @@ ngx_http_acme_names(ngx_conf_t *cf, ngx_http_core_srv_conf_t *cscf,
 }
 
 
+/*
+ * The startup bundle of each key type as "data:" strings (nginx 1.22 loads
+ * static certificates and keys from "data:" too): the text comes from the
+ * core's cache, which acme_ctx_prepare() filled, so the master never opens a
+ * path in the store, where the worker user could have put a symlink to some
+ * root-only file or a FIFO.
+ *
+ * The certificate string holds the chain and the key string the key; each
+ * starts with a label and a NUL: "data:acme certificate NAME (TYPE)\0\n-----
+ * BEGIN...".  nginx shows a certificate by its string with "%s" (stapling
+ * warnings, load errors), which stops at the NUL, so it shows the label and
+ * never the key; OpenSSL reads the text by length and skips the label line
+ * as it skips any text before a PEM block.  The key's copy is wiped when the
+ * cycle's pool goes away.
+ */
+
 static ngx_int_t
 ngx_http_acme_push_certificates(ngx_conf_t *cf,
     ngx_http_core_srv_conf_t *cscf, ngx_http_acme_srv_conf_t *ascf)
 {
-    char                     *path;
-    size_t                    i, n;
-    ngx_str_t                *cert, *key;
+    char                     *pem;
+    size_t                    i, n, len, klen, label;
+    u_char                   *p;
+    ngx_str_t                *cert, *key, *wipe, type;
     acme_error               *err;
+    ngx_pool_cleanup_t       *cln;
     ngx_http_ssl_srv_conf_t  *sscf;
+
+    static char  begin[] = "-----BEGIN CERTIFICATE-----";
 
     sscf = cscf->ctx->srv_conf[ngx_http_ssl_module.ctx_index];
 
@@ -1214,38 +1326,95 @@ ngx_http_acme_push_certificates(ngx_conf_t *cf,
 
     for (i = 0; i < n; i++) {
 
-        err = NULL;
-        path = NULL;
+        if (ascf->key_types && i < ascf->key_types->nelts) {
+            type = ((ngx_str_t *) ascf->key_types->elts)[i];
 
-        if (acme_cert_files(ascf->cert, i, &path, NULL, &err) != ACME_OK) {
+        } else {
+            ngx_str_set(&type, "ecdsa-p256");
+        }
+
+        err = NULL;
+        pem = NULL;
+        len = 0;
+
+        if (acme_cert_pem(ascf->cert, i, &pem, &len, NULL, &err) != ACME_OK) {
             ngx_http_acme_conf_error(cf, ascf->file, ascf->line,
-                                     "certificate files", err);
+                                     "startup certificate", err);
             return NGX_ERROR;
         }
+
+        /* the core's bundle: the private key, then the leaf and the chain */
+
+        p = ngx_strnstr((u_char *) pem, begin, len);
+        klen = p ? (size_t) (p - (u_char *) pem) : 0;
 
         cert = ngx_array_push(sscf->certificates);
         key = ngx_array_push(sscf->certificate_keys);
 
-        if (cert == NULL || key == NULL) {
-            acme_free(path);
-            return NGX_ERROR;
+        cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
+
+        if (klen == 0 || cert == NULL || key == NULL || cln == NULL) {
+            goto failed;
         }
 
-        cert->len = ngx_strlen(path);
-        cert->data = ngx_pnalloc(cf->pool, cert->len + 1);
+        label = sizeof("data:acme private key  ()") - 1
+                + ngx_strlen(acme_cert_name(ascf->cert)) + type.len
+                + sizeof("\n");
 
-        if (cert->data == NULL) {
-            acme_free(path);
-            return NGX_ERROR;
+        cert->data = ngx_pnalloc(cf->pool, label + len - klen + 1);
+        key->data = ngx_pnalloc(cf->pool, label + klen + 1);
+
+        if (cert->data == NULL || key->data == NULL) {
+            goto failed;
         }
 
-        ngx_memcpy(cert->data, path, cert->len + 1);
-        acme_free(path);
+        p = ngx_sprintf(cert->data, "data:acme certificate %s (%V)%Z\n",
+                        acme_cert_name(ascf->cert), &type);
+        p = ngx_cpymem(p, pem + klen, len - klen);
+        cert->len = p - cert->data;
+        *p = '\0';
 
-        *key = *cert;
+        p = ngx_sprintf(key->data, "data:acme private key %s (%V)%Z\n",
+                        acme_cert_name(ascf->cert), &type);
+        p = ngx_cpymem(p, pem, klen);
+        key->len = p - key->data;
+        *p = '\0';
+
+        wipe = cln->data;
+        *wipe = *key;
+        cln->handler = ngx_http_acme_wipe;
+
+        ngx_explicit_memzero(pem, len);
+        acme_free(pem);
     }
 
     return NGX_OK;
+
+failed:
+
+    if (klen == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "acme: the startup certificate of \"%s\" has no "
+                      "private key or no certificate, for \"acme on\" in "
+                      "%s:%ui", acme_cert_name(ascf->cert),
+                      ascf->file, ascf->line);
+    }
+
+    ngx_explicit_memzero(pem, len);
+    acme_free(pem);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_acme_wipe(void *data)
+{
+    ngx_str_t  *s = data;
+
+    if (s->data) {
+        ngx_explicit_memzero(s->data, s->len);
+    }
 }
 
 
@@ -1319,6 +1488,10 @@ ngx_http_acme_postconfiguration(ngx_conf_t *cf)
         }
     }
 
+    if (ngx_http_acme_hello_callbacks(cf, amcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* http-01: on every server, before rewrites and "return" */
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
@@ -1334,12 +1507,91 @@ ngx_http_acme_postconfiguration(ngx_conf_t *cf)
 }
 
 
-/* logging: the core calls this from any thread, the driver's included */
+/*
+ * tls-alpn-01: the core's ClientHello callback marks a validation handshake
+ * before SNI switches to the virtual server's SSL_CTX and before the
+ * certificate callback runs (TLS 1.2 runs that before ALPN); OpenSSL calls it
+ * on the SSL_CTX the connection starts with, the default server's of the
+ * address, so it goes on every SSL_CTX of every server that listens on a port
+ * where a tls-alpn-01 server listens.  It costs an extension lookup per
+ * handshake and changes nothing unless "acme-tls/1" is offered for a name
+ * with a pending challenge.
+ */
+
+static ngx_int_t
+ngx_http_acme_hello_callbacks(ngx_conf_t *cf, ngx_http_acme_main_conf_t *amcf)
+{
+    ngx_uint_t                  p, a, s, found;
+    ngx_http_conf_port_t       *port;
+    ngx_http_conf_addr_t       *addr;
+    ngx_http_ssl_srv_conf_t    *sscf;
+    ngx_http_acme_srv_conf_t   *ascf;
+    ngx_http_core_srv_conf_t  **cscfp;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    if (cmcf->ports == NULL) {
+        return NGX_OK;
+    }
+
+    port = cmcf->ports->elts;
+
+    for (p = 0; p < cmcf->ports->nelts; p++) {
+
+        found = 0;
+        addr = port[p].addrs.elts;
+
+        for (a = 0; a < port[p].addrs.nelts && !found; a++) {
+            cscfp = addr[a].servers.elts;
+
+            for (s = 0; s < addr[a].servers.nelts; s++) {
+                ascf = cscfp[s]->ctx->srv_conf[ngx_http_acme_module.ctx_index];
+
+                if (ascf->enable == 1 && ascf->cert && ascf->tls_alpn01) {
+                    found = 1;
+                    break;
+                }
+            }
+        }
+
+        if (!found) {
+            continue;
+        }
+
+        for (a = 0; a < port[p].addrs.nelts; a++) {
+            cscfp = addr[a].servers.elts;
+
+            for (s = 0; s < addr[a].servers.nelts; s++) {
+                sscf = cscfp[s]->ctx->srv_conf[ngx_http_ssl_module.ctx_index];
+
+                if (sscf->ssl.ctx) {
+                    SSL_CTX_set_client_hello_cb(sscf->ssl.ctx,
+                                                acme_ssl_client_hello_cb,
+                                                amcf->ctx);
+                }
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * logging: the core calls this from any thread, the driver's included.
+ * nginx's log writers (files reopened on USR1, syslog, memory buffers) belong
+ * to the event loop, so a line from another thread is queued (bounded; lines
+ * that do not fit are counted) and written by ngx_http_acme_log_drain() from
+ * the event loop.
+ */
 
 static void
 ngx_http_acme_log(void *baton, acme_log_level level, const char *message)
 {
-    ngx_uint_t  nlevel;
+    size_t                     len;
+    ngx_uint_t                 nlevel;
+    ngx_http_acme_log_line_t  *line;
 
     switch (level) {
 
@@ -1364,7 +1616,167 @@ ngx_http_acme_log(void *baton, acme_log_level level, const char *message)
         break;
     }
 
-    ngx_log_error(nlevel, ngx_cycle->log, 0, "%s", message);
+    if (pthread_equal(pthread_self(), ngx_http_acme_loop_thread)) {
+        ngx_log_error(nlevel, ngx_cycle->log, 0, "%s", message);
+        return;
+    }
+
+    len = ngx_strlen(message);
+
+    (void) pthread_mutex_lock(&ngx_http_acme_log_mutex);
+
+    if (ngx_http_acme_log_count == NGX_HTTP_ACME_LOG_QUEUE) {
+        ngx_http_acme_log_dropped++;
+        (void) pthread_mutex_unlock(&ngx_http_acme_log_mutex);
+        return;
+    }
+
+    line = &ngx_http_acme_log_queue[(ngx_http_acme_log_head
+                                     + ngx_http_acme_log_count)
+                                    % NGX_HTTP_ACME_LOG_QUEUE];
+
+    if (ngx_http_acme_log_count++ == 0 && ngx_http_acme_notify_fd[1] != -1) {
+
+        /* a full pipe has woken the loop up already */
+
+        if (write(ngx_http_acme_notify_fd[1], "", 1) != 1) {
+            /* void */
+        }
+    }
+
+    line->level = nlevel;
+
+    if (len < NGX_HTTP_ACME_LOG_LINE) {
+        line->len = len;
+        ngx_memcpy(line->text, message, len);
+
+    } else {
+        line->len = NGX_HTTP_ACME_LOG_LINE;
+        ngx_memcpy(line->text, message, NGX_HTTP_ACME_LOG_LINE - 3);
+        ngx_memcpy(line->text + NGX_HTTP_ACME_LOG_LINE - 3, "...", 3);
+    }
+
+    (void) pthread_mutex_unlock(&ngx_http_acme_log_mutex);
+}
+
+
+/*
+ * In the event loop, before the driver starts: the pipe through which a
+ * thread that queued a line wakes the event loop up (process-wide, like the
+ * queue; a connection of its own, outside the cycle's connections).
+ */
+
+static ngx_int_t
+ngx_http_acme_notify_init(ngx_cycle_t *cycle)
+{
+    int                fd[2];
+    ngx_connection_t  *c;
+
+    if (ngx_http_acme_notify_fd[0] != -1) {
+        return NGX_OK;
+    }
+
+    c = &ngx_http_acme_notify_conn;
+
+    if (pipe(fd) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      "acme: pipe() failed");
+        return NGX_ERROR;
+    }
+
+    if (ngx_nonblocking(fd[0]) == -1
+        || ngx_nonblocking(fd[1]) == -1
+        || fcntl(fd[0], F_SETFD, FD_CLOEXEC) == -1
+        || fcntl(fd[1], F_SETFD, FD_CLOEXEC) == -1)
+    {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      "acme: setting up the log pipe failed");
+        goto failed;
+    }
+
+    c->fd = fd[0];
+    c->read = &ngx_http_acme_notify_rev;
+    c->write = &ngx_http_acme_notify_wev;
+    c->log = cycle->log;
+
+    ngx_http_acme_notify_rev.data = c;
+    ngx_http_acme_notify_rev.log = cycle->log;
+    ngx_http_acme_notify_rev.handler = ngx_http_acme_notify_handler;
+
+    ngx_http_acme_notify_wev.data = c;
+    ngx_http_acme_notify_wev.log = cycle->log;
+
+    if (ngx_add_event(&ngx_http_acme_notify_rev, NGX_READ_EVENT, 0)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    (void) pthread_mutex_lock(&ngx_http_acme_log_mutex);
+    ngx_http_acme_notify_fd[0] = fd[0];
+    ngx_http_acme_notify_fd[1] = fd[1];
+    (void) pthread_mutex_unlock(&ngx_http_acme_log_mutex);
+
+    return NGX_OK;
+
+failed:
+
+    (void) close(fd[0]);
+    (void) close(fd[1]);
+    c->fd = (ngx_socket_t) -1;
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_acme_notify_handler(ngx_event_t *ev)
+{
+    u_char  buf[64];
+
+    while (read(ngx_http_acme_notify_fd[0], buf, sizeof(buf)) > 0) {
+        /* void */
+    }
+
+    ngx_http_acme_log_drain();
+}
+
+
+/* in the event loop: writes the queued lines */
+
+static void
+ngx_http_acme_log_drain(void)
+{
+    ngx_uint_t                n, dropped;
+    ngx_http_acme_log_line_t  line;
+
+    for (n = 0; /* void */; n++) {
+        (void) pthread_mutex_lock(&ngx_http_acme_log_mutex);
+
+        if (ngx_http_acme_log_count == 0 || n == NGX_HTTP_ACME_LOG_QUEUE) {
+            dropped = ngx_http_acme_log_dropped;
+            ngx_http_acme_log_dropped = 0;
+            (void) pthread_mutex_unlock(&ngx_http_acme_log_mutex);
+            break;
+        }
+
+        line = ngx_http_acme_log_queue[ngx_http_acme_log_head];
+        ngx_http_acme_log_head = (ngx_http_acme_log_head + 1)
+                                 % NGX_HTTP_ACME_LOG_QUEUE;
+        ngx_http_acme_log_count--;
+
+        (void) pthread_mutex_unlock(&ngx_http_acme_log_mutex);
+
+        ngx_log_error(line.level, ngx_cycle->log, 0, "%*s",
+                      line.len, line.text);
+    }
+
+    if (dropped) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "acme: %ui log lines of the ACME driver were dropped "
+                      "(more than %d waiting)", dropped,
+                      NGX_HTTP_ACME_LOG_QUEUE);
+    }
 }
 
 
@@ -1403,6 +1815,100 @@ ngx_http_acme_log_level(ngx_log_t *log)
 }
 
 
+/* the worker user when nginx runs as root and it is known, else -1 */
+
+static long
+ngx_http_acme_user(ngx_core_conf_t *ccf, long *gid)
+{
+    *gid = -1;
+
+    if (geteuid() != 0 || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        return -1;
+    }
+
+    *gid = (long) ccf->group;
+
+    return (long) ccf->user;
+}
+
+
+/*
+ * The store belongs to the worker user, and the directory above it to root:
+ * a worker user that owns (or may write) the directory above the store can
+ * replace the store with anything, and the master (root) prepares the store
+ * at every start and reload.  Said at startup and reload; nothing is changed.
+ */
+
+static void
+ngx_http_acme_check_store(ngx_log_t *log, ngx_str_t *store, long uid)
+{
+    u_char           *parent, *p;
+    ngx_file_info_t   fi;
+
+    if (lstat((const char *) store->data, &fi) == -1) {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "acme: lstat(\"%V\") failed", store);
+        return;
+    }
+
+    if (S_ISLNK(fi.st_mode)) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "acme: the store \"%V\" is a symbolic link; make it a "
+                      "directory (the master, running as root, prepares it "
+                      "at every start and reload)", store);
+
+    } else if ((long) fi.st_uid != uid) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "acme: the store \"%V\" is owned by uid %l, not by the "
+                      "worker user (uid %l)", store, (long) fi.st_uid, uid);
+    }
+
+    parent = ngx_alloc(store->len + 1, log);
+    if (parent == NULL) {
+        return;
+    }
+
+    ngx_memcpy(parent, store->data, store->len + 1);
+
+    for (p = parent + store->len; p > parent && *(p - 1) == '/'; p--) {
+        *(p - 1) = '\0';
+    }
+
+    while (p > parent && *(p - 1) != '/') {
+        p--;
+    }
+
+    if (p == parent) {
+        ngx_free(parent);
+        return;
+    }
+
+    *(p == parent + 1 ? p : p - 1) = '\0';
+
+    if (lstat((const char *) parent, &fi) == -1) {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "acme: lstat(\"%s\") failed", parent);
+
+    } else if (fi.st_uid != 0) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "acme: the directory \"%s\" above the store \"%V\" is "
+                      "owned by uid %l, not root: that user can replace the "
+                      "store, which the master (root) prepares at every start "
+                      "and reload; keep the store in a directory of root's",
+                      parent, store, (long) fi.st_uid);
+
+    } else if ((fi.st_mode & (S_IWGRP|S_IWOTH)) && !(fi.st_mode & S_ISVTX)) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "acme: the directory \"%s\" above the store \"%V\" is "
+                      "writable by others than root: they can replace the "
+                      "store, which the master (root) prepares at every start "
+                      "and reload", parent, store);
+    }
+
+    ngx_free(parent);
+}
+
+
 /* processes */
 
 static ngx_http_acme_main_conf_t *
@@ -1428,18 +1934,34 @@ ngx_http_acme_cycle_conf(ngx_cycle_t *cycle)
 
 /*
  * In the master (or "nginx -t"), after the configuration is final: the store
- * is handed to the worker user, who does all ACME work.
+ * is handed to the worker user, who does all ACME work (init_main_conf did
+ * it already unless the "user" directive came after http{}).
+ *
+ * With "master_process off", init_process does not run again after a reload:
+ * the old configuration's driver is stopped and the new one started here.
  */
 
 static ngx_int_t
 ngx_http_acme_init_module(ngx_cycle_t *cycle)
 {
     long                        uid, gid;
+    ngx_uint_t                  level;
     acme_error                 *err;
     ngx_core_conf_t            *ccf;
-    ngx_http_acme_main_conf_t  *amcf;
+    ngx_http_acme_main_conf_t  *amcf, *old;
 
     amcf = ngx_http_acme_cycle_conf(cycle);
+
+    if (ngx_process == NGX_PROCESS_SINGLE
+        && !ngx_test_config
+        && !ngx_is_init_cycle(ngx_cycle))
+    {
+        old = ngx_http_acme_cycle_conf((ngx_cycle_t *) ngx_cycle);
+
+        if (old) {
+            ngx_http_acme_stop(old);
+        }
+    }
 
     if (amcf == NULL) {
         return NGX_OK;
@@ -1447,25 +1969,49 @@ ngx_http_acme_init_module(ngx_cycle_t *cycle)
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
-    uid = -1;
-    gid = -1;
+    uid = ngx_http_acme_user(ccf, &gid);
 
-    if (geteuid() == 0 && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT) {
-        uid = (long) ccf->user;
-        gid = (long) ccf->group;
+    if (uid != amcf->uid || gid != amcf->gid) {
+
+        err = NULL;
+
+        if (acme_ctx_prepare(amcf->ctx, uid, gid, &err) != ACME_OK) {
+
+            /* fatal at startup; a reload cannot fail here (nginx exits) */
+
+            level = ngx_is_init_cycle(ngx_cycle) ? NGX_LOG_EMERG
+                                                 : NGX_LOG_ALERT;
+
+            ngx_log_error(level, cycle->log, 0,
+                          "acme: handing the store \"%V\" to user \"%s\" "
+                          "(uid %l): %s%s", &amcf->store,
+                          ccf->username ? ccf->username : "?", uid,
+                          acme_error_message(err),
+                          ngx_is_init_cycle(ngx_cycle)
+                          ? "" : "; certificates are not obtained or renewed "
+                                 "until this is fixed");
+            acme_error_free(err);
+
+            if (ngx_is_init_cycle(ngx_cycle)) {
+                return NGX_ERROR;
+            }
+
+            return NGX_OK;
+        }
+
+        amcf->uid = uid;
+        amcf->gid = gid;
     }
 
-    err = NULL;
+    if (uid >= 0) {
+        ngx_http_acme_check_store(cycle->log, &amcf->store, uid);
+    }
 
-    if (acme_ctx_prepare(amcf->ctx, uid, gid, &err) != ACME_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "acme: preparing the store %V for user %l: %s",
-                      &amcf->store, uid, acme_error_message(err));
-        acme_error_free(err);
-
-        /* fatal at startup; on reload the old workers keep running */
-
-        return ngx_is_init_cycle(ngx_cycle) ? NGX_ERROR : NGX_OK;
+    if (ngx_process == NGX_PROCESS_SINGLE
+        && !ngx_test_config
+        && !ngx_is_init_cycle(ngx_cycle))
+    {
+        ngx_http_acme_start(cycle, amcf);
     }
 
     return NGX_OK;
@@ -1475,9 +2021,6 @@ ngx_http_acme_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_acme_init_process(ngx_cycle_t *cycle)
 {
-    int                         rc;
-    sigset_t                    set, old;
-    acme_error                 *err;
     ngx_http_acme_main_conf_t  *amcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
@@ -1492,8 +2035,27 @@ ngx_http_acme_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_acme_start(cycle, amcf);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_acme_start(ngx_cycle_t *cycle, ngx_http_acme_main_conf_t *amcf)
+{
+    int          rc;
+    sigset_t     set, old;
+    acme_error  *err;
+
+    ngx_http_acme_loop_thread = pthread_self();
+
     acme_log_set(ngx_http_acme_log, NULL,
                  ngx_http_acme_log_level(cycle->log));
+
+    if (amcf->started) {
+        return;
+    }
 
     if (geteuid() == 0) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
@@ -1501,8 +2063,12 @@ ngx_http_acme_init_process(ngx_cycle_t *cycle)
                       "\"master_process off\"), and ACME never does: "
                       "certificates are not obtained or renewed (set the "
                       "\"user\" directive to an unprivileged user)");
-        return NGX_OK;
+        return;
     }
+
+    /* without it, the driver's lines wait for the timer */
+
+    (void) ngx_http_acme_notify_init(cycle);
 
     /*
      * the driver thread (and the threads it starts) inherit a mask that
@@ -1515,7 +2081,7 @@ ngx_http_acme_init_process(ngx_cycle_t *cycle)
     if (rc != 0) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, rc,
                       "acme: pthread_sigmask() failed");
-        return NGX_OK;
+        return;
     }
 
     err = NULL;
@@ -1533,32 +2099,62 @@ ngx_http_acme_init_process(ngx_cycle_t *cycle)
     (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
 
     if (!amcf->started) {
-        return NGX_OK;
+        return;
     }
 
-    /* notices a graceful shutdown; does not keep the worker alive */
+    /*
+     * writes what the driver logged and notices a graceful shutdown; does
+     * not keep the worker alive
+     */
 
-    amcf->exit_check.handler = ngx_http_acme_exit_check;
-    amcf->exit_check.data = amcf;
-    amcf->exit_check.log = cycle->log;
-    amcf->exit_check.cancelable = 1;
+    amcf->timer.handler = ngx_http_acme_timer_handler;
+    amcf->timer.data = amcf;
+    amcf->timer.log = cycle->log;
+    amcf->timer.cancelable = 1;
 
-    ngx_add_timer(&amcf->exit_check, NGX_HTTP_ACME_EXIT_CHECK);
-
-    return NGX_OK;
+    ngx_add_timer(&amcf->timer, NGX_HTTP_ACME_TIMER);
 }
 
 
 /*
- * A worker that shuts down gracefully may keep serving open connections for
- * a long time; the driver role moves on at once, to a worker of the current
- * configuration.  Stopping joins the driver (an order in flight finishes its
- * current request), so it happens on a thread of its own, not in the event
- * loop.
+ * Stops the driver of a configuration and waits for it: at process exit, and
+ * for the old configuration of a reload with "master_process off".
  */
 
 static void
-ngx_http_acme_exit_check(ngx_event_t *ev)
+ngx_http_acme_stop(ngx_http_acme_main_conf_t *amcf)
+{
+    if (amcf->timer.timer_set) {
+        ngx_del_timer(&amcf->timer);
+    }
+
+    if (amcf->started) {
+        if (amcf->stopping) {
+            (void) pthread_join(amcf->stopper, NULL);
+
+        } else {
+            acme_ctx_stop(amcf->ctx);
+        }
+    }
+
+    amcf->started = 0;
+    amcf->stopping = 0;
+
+    ngx_http_acme_log_drain();
+}
+
+
+/*
+ * Once a second: writes the lines the driver logged, and notices a graceful
+ * shutdown.  A worker that shuts down gracefully may keep serving open
+ * connections for a long time; the driver role moves on at once, to a worker
+ * of the current configuration.  Stopping joins the driver (an order in
+ * flight finishes its current request), so it happens on a thread of its
+ * own, not in the event loop.
+ */
+
+static void
+ngx_http_acme_timer_handler(ngx_event_t *ev)
 {
     int                         rc;
     sigset_t                    set, old;
@@ -1566,8 +2162,11 @@ ngx_http_acme_exit_check(ngx_event_t *ev)
 
     amcf = ev->data;
 
-    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(ev, NGX_HTTP_ACME_EXIT_CHECK);
+    ngx_http_acme_log_drain();
+
+    ngx_add_timer(ev, NGX_HTTP_ACME_TIMER);
+
+    if (amcf->stopping || (!ngx_exiting && !ngx_quit && !ngx_terminate)) {
         return;
     }
 
@@ -1606,19 +2205,11 @@ ngx_http_acme_exit_process(ngx_cycle_t *cycle)
 
     amcf = ngx_http_acme_cycle_conf(cycle);
 
-    if (amcf == NULL || !amcf->started) {
+    if (amcf == NULL) {
         return;
     }
 
-    if (amcf->stopping) {
-        (void) pthread_join(amcf->stopper, NULL);
-
-    } else {
-        acme_ctx_stop(amcf->ctx);
-    }
-
-    amcf->started = 0;
-    amcf->stopping = 0;
+    ngx_http_acme_stop(amcf);
 }
 
 
@@ -1722,9 +2313,14 @@ ngx_http_acme_alpn_select(ngx_ssl_conn_t *ssl_conn, const unsigned char **out,
             continue;
         }
 
+        /*
+         * 1 for a handshake the ClientHello callback marked, or one with a
+         * challenge pending for the SNI name
+         */
+
         name = SSL_get_servername(ssl_conn, TLSEXT_NAMETYPE_host_name);
 
-        if (name && acme_tls_alpn01_select(ctx, ssl_conn, name)) {
+        if (acme_tls_alpn01_select(ctx, ssl_conn, name)) {
             *out = &in[i + 1];
             *outlen = in[i];
             return SSL_TLSEXT_ERR_OK;

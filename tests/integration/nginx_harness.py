@@ -78,7 +78,7 @@ class Nginx:
     """
 
     def __init__(self, ws, name="nginx", pebble=None, ca_url=None, workers=1, store=None,
-                 error_level="info", env_vars=()):
+                 error_level="info", env_vars=(), single_process=False):
         self.ws = ws
         self.name = name
         self.pebble = pebble
@@ -94,6 +94,7 @@ class Nginx:
         self.store = store or os.path.join(self.dir, "store")
         self.error_level = error_level
         self.env_vars = list(env_vars)
+        self.single_process = single_process
         self.proc = None
         ws.watch_log(self.error_log, "%s error.log" % name)
 
@@ -109,6 +110,8 @@ class Nginx:
             "worker_shutdown_timeout 10s;",
         ]
         lines += ["env %s;" % v for v in self.env_vars]
+        if self.single_process:
+            lines.append("master_process off;")
         lines.append(textwrap.dedent(main_extra))
         lines.append("events { worker_connections 512; }")
         lines.append("http {")
@@ -150,15 +153,27 @@ class Nginx:
         cp = harness.run(self.argv("-t"), check=False, timeout=60)
         return cp.returncode, (cp.stdout + cp.stderr).decode(errors="replace")
 
-    def start(self, wait_ports=(), env=None):
+    def start(self, wait_ports=(), env=None, user=None):
         """Start the master in the foreground; wait until ``wait_ports`` accept connections and
-        every worker runs."""
-        self.proc = self.ws.start(self.name, self.argv("-g", "daemon off;"), env=env)
+        every worker runs (``single_process``: the one process). ``user`` (e.g. WORKER_USER):
+        run nginx itself as that user and group (``setpriv``); its directory becomes theirs."""
+        argv = self.argv("-g", "daemon off;")
+        if user is not None:
+            uid = pwd_uid(user)
+            gid = pwd.getpwnam(user).pw_gid
+            for root, dirs, files in os.walk(self.dir):
+                for name in dirs + files:
+                    os.lchown(os.path.join(root, name), uid, gid)
+            os.chown(self.dir, uid, gid)
+            argv = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups",
+                    "--"] + argv
+        self.proc = self.ws.start(self.name, argv, env=env)
         for port in wait_ports:
             harness.wait_for_port(port, proc=self.proc, timeout=20)
-        harness.wait_until(lambda: self._check_alive() and
-                           len(self.worker_pids()) >= self.workers,
-                           timeout=20, what="%s workers" % self.name)
+        if not self.single_process:
+            harness.wait_until(lambda: self._check_alive() and
+                               len(self.worker_pids()) >= self.workers,
+                               timeout=20, what="%s workers" % self.name)
         return self
 
     def _check_alive(self):
