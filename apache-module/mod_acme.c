@@ -27,13 +27,20 @@
  *  2. Processes. post_config (in the root parent, before mod_ssl's) builds one acme_ctx per
  *     store directory, adds one acme_cert per distinct managed configuration (virtual hosts
  *     with identical settings share it, e.g. the :80 and :443 hosts of one site) and calls
- *     acme_ctx_prepare() with the worker User/Group as owner. The contexts live in pconf and
+ *     acme_ctx_prepare() with the worker User/Group as owner (and warns when the store, or
+ *     the directory above it, is not owned as that requires). The contexts live in pconf and
  *     are destroyed by its cleanup (graceful restart, exit). child_init, which httpd runs after
- *     the child dropped its privileges, starts the core's driver thread; a cleanup on the
- *     child pool stops it. The core's store lock makes exactly one child drive; the role moves
- *     on when that child exits (graceful restart, MaxConnectionsPerChild, crash).
+ *     the child dropped its privileges, starts the core's driver thread and a stopper thread
+ *     (both block every signal); the stopper stops the driver as soon as the child stops
+ *     serving new connections (child_stopping; prefork: the MPM state, looked at every
+ *     second), even while the child finishes a long request after a graceful restart, so that
+ *     an old generation never orders with old settings. The child's exit waits for it, boundedly
+ *     and without taking any lock (prefork runs that from a signal handler). The core's store
+ *     lock makes exactly one child drive; the role moves on when that child stops.
  *  3. Certificates. At startup, ssl_add_cert_files gives mod_ssl the stored bundle (key +
- *     chain in one file) or, when none is stored yet, the core's self-signed fallback; an
+ *     chain in one file) or, when none is stored yet, the core's self-signed fallback, as a
+ *     root-owned 0600 copy in the runtime directory written from the core's cache (mod_ssl,
+ *     as root, never opens a path in the store, which the children's User owns); an
  *     SSLCertificateFile of the same server is dropped (ACME On wins, with a warning). The
  *     ssl_add_fallback_cert_files hook is deliberately not used: mod_ssl answers every request
  *     of a server whose certificate came from that hook with 503 until the next restart,
@@ -50,14 +57,17 @@
  *     callback leaves that certificate alone (TLS 1.3 runs the callback after ALPN).
  *  5. Threads. The handshake callback, the challenge lookups and the status handler only call
  *     thread-safe core functions. The log callback may run on the driver thread; it only calls
- *     ap_log_error.
+ *     ap_log_error, which is thread-safe.
  */
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 /* httpd.h first: it sets up APR and APR-util for the headers after it. */
 #include "httpd.h"
 
+#include "ap_mpm.h"
 #include "ap_release.h"
 #include "http_config.h"
 #include "http_connection.h"
@@ -67,6 +77,7 @@
 #include "http_request.h"
 #include "http_ssl.h"
 #include "mod_ssl.h"
+#include "mpm_common.h"
 #include "unixd.h"
 
 #include "apr_file_info.h"
@@ -78,7 +89,11 @@
 #include <acme/acme.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,10 +136,13 @@ typedef struct acme_where {
 } acme_where;
 
 /* What the certificate callback of a managed server needs (shared by servers with identical
- * settings). */
+ * settings), and the startup files handed to mod_ssl. */
 typedef struct acme_binding {
     acme_ctx *ctx;
     acme_cert *cert;
+    const char *key_types[2];
+    const char *files[2]; /* root-owned copies in the runtime directory (see acme_startup_file) */
+    int fallback[2];
 } acme_binding;
 
 typedef struct acme_srv_conf {
@@ -888,11 +906,17 @@ static acme_log_level acme_level_for(const server_rec *s)
 
 /* ---- post_config: contexts, certificates, store ownership ----------------------------------- */
 
+static void acme_stop_and_wait(int ms);
+static void acme_close_pipes(void);
+
 static apr_status_t acme_config_cleanup(void *data)
 {
     acme_store_rt *rt;
 
     (void)data;
+    /* A driver of this process (one-process mode, -X): stopped before its context goes. */
+    acme_stop_and_wait(5000);
+    acme_close_pipes();
     for (rt = acme_stores; rt; rt = rt->next) {
         acme_ctx_destroy(rt->ctx);
         rt->ctx = NULL;
@@ -965,11 +989,143 @@ static void acme_check_traversable(apr_pool_t *p, server_rec *s, const char *dir
     }
 }
 
+/* The store belongs to the children's User, the directory above it to root: whoever owns (or
+ * may write) that directory can replace the store, which the parent (root) prepares at every
+ * start and graceful restart. Said at startup; nothing is changed. */
+static void acme_check_ownership(apr_pool_t *p, server_rec *s, const char *dir, uid_t uid)
+{
+    char *parent = apr_pstrdup(p, dir), *slash;
+    struct stat st;
+
+    if (lstat(dir, &st) != 0) {
+        return;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(01026)
+                     "ACME store %s is a symbolic link; make it a directory (the parent "
+                     "process, running as root, prepares it at every start)", dir);
+    }
+    else if (st.st_uid != uid) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(01072)
+                     "ACME store %s is owned by uid %ld, not by the User of the children "
+                     "(uid %ld)", dir, (long)st.st_uid, (long)uid);
+    }
+    while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash != parent) {
+        *slash = '\0'; /* trailing slashes */
+    }
+    if (!(slash = strrchr(parent, '/'))) {
+        return;
+    }
+    slash[slash == parent ? 1 : 0] = '\0';
+    if (lstat(parent, &st) != 0) {
+        return;
+    }
+    if (st.st_uid != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(01028)
+                     "ACME store %s: the directory %s above it is owned by uid %ld, not root: "
+                     "that user can replace the store, which the parent process (root) "
+                     "prepares at every start; keep the store in a directory of root's", dir,
+                     parent, (long)st.st_uid);
+    }
+    else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(01073)
+                     "ACME store %s: the directory %s above it is writable by others than "
+                     "root: they can replace the store, which the parent process (root) "
+                     "prepares at every start", dir, parent);
+    }
+}
+
+typedef struct acme_runtime_file {
+    const char *path;
+    pid_t owner;
+} acme_runtime_file;
+
+static apr_status_t acme_runtime_file_cleanup(void *data)
+{
+    const acme_runtime_file *f = data;
+
+    if (getpid() == f->owner) {
+        unlink(f->path);
+    }
+    return APR_SUCCESS;
+}
+
+/* The startup bundle of key type `i` of b, for mod_ssl: mod_ssl (in the parent, as root) takes
+ * file names, and a path into the store, which belongs to the children's User, could have been
+ * swapped for a symlink to a root-only file or a FIFO by then. So the PEM text comes from the
+ * core's cache (acme_cert_pem, which acme_ctx_prepare filled) and goes into a file of the
+ * parent's own in httpd's runtime directory: mod_acme-<hash>-<keytype>.pem, mode 0600, created
+ * afresh (O_EXCL, O_NOFOLLOW), named per parent process, configuration generation and
+ * certificate, and removed when pconf goes away. Returns NULL, or why it failed. */
+static const char *acme_startup_file(apr_pool_t *pconf, apr_pool_t *ptemp, acme_store_rt *rt,
+                                     acme_binding *b, size_t i)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    char hex[17];
+    const char *id, *why = NULL;
+    acme_runtime_file *f;
+    acme_error *err = NULL;
+    acme_status st;
+    char *pem = NULL, *path;
+    size_t len = 0, off;
+    int fd, k;
+
+    id = apr_psprintf(ptemp, "%ld\n%d\n%s\n%s", (long)getpid(),
+                      ap_state_query(AP_SQ_CONFIG_GEN), rt->dir, acme_cert_name(b->cert));
+    if (!EVP_Digest(id, strlen(id), md, &md_len, EVP_sha256(), NULL) || md_len < 8) {
+        return "SHA-256 failed";
+    }
+    for (k = 0; k < 8; ++k) {
+        apr_snprintf(hex + 2 * k, 3, "%02x", md[k]);
+    }
+    path = ap_runtime_dir_relative(pconf, apr_psprintf(ptemp, "mod_acme-%s-%s.pem", hex,
+                                                       b->key_types[i]));
+    if (!path) {
+        return "no runtime directory (DefaultRuntimeDir)";
+    }
+    st = acme_cert_pem(b->cert, i, &pem, &len, &b->fallback[i], &err);
+    if (st != ACME_OK) {
+        return acme_err_text(ptemp, st, err);
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        why = apr_psprintf(ptemp, "cannot remove the old %s: %s", path, strerror(errno));
+    }
+    else if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+        why = apr_psprintf(ptemp, "cannot create %s: %s", path, strerror(errno));
+    }
+    else {
+        f = apr_palloc(pconf, sizeof(*f));
+        f->path = path;
+        f->owner = getpid();
+        apr_pool_cleanup_register(pconf, f, acme_runtime_file_cleanup, apr_pool_cleanup_null);
+        for (off = 0; off < len && !why;) {
+            ssize_t n = write(fd, pem + off, len - off);
+
+            if (n < 0 && errno != EINTR) {
+                why = apr_psprintf(ptemp, "cannot write %s: %s", path, strerror(errno));
+            }
+            off += n > 0 ? (size_t)n : 0;
+        }
+        if (fchmod(fd, 0600) != 0 && !why) {
+            why = apr_psprintf(ptemp, "cannot chmod %s: %s", path, strerror(errno));
+        }
+        if (close(fd) != 0 && !why) {
+            why = apr_psprintf(ptemp, "cannot write %s: %s", path, strerror(errno));
+        }
+    }
+    OPENSSL_cleanse(pem, len);
+    acme_free(pem);
+    b->files[i] = why ? NULL : path;
+    return why;
+}
+
 static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *main_server)
 {
     long uid = -1, gid = -1;
     apr_array_header_t *managed;
+    apr_hash_index_t *hi;
     acme_store_rt *rt;
     server_rec *s;
     int i;
@@ -1011,6 +1167,8 @@ static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         if (!(b = apr_hash_get(rt->certs, key, APR_HASH_KEY_STRING))) {
             b = apr_pcalloc(pconf, sizeof(*b));
             b->ctx = rt->ctx;
+            b->key_types[0] = cfg.n_key_types > 0 ? cfg.key_types[0] : "ecdsa-p256";
+            b->key_types[1] = cfg.n_key_types > 1 ? cfg.key_types[1] : NULL;
             st = acme_ctx_add_cert(rt->ctx, &cfg, &b->cert, &err);
             if (st != ACME_OK) {
                 /* check_config reported the details already. */
@@ -1047,6 +1205,22 @@ static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         }
         if (uid >= 0) {
             acme_check_traversable(ptemp, main_server, rt->dir, (uid_t)uid, (gid_t)gid);
+            acme_check_ownership(ptemp, main_server, rt->dir, (uid_t)uid);
+        }
+        for (hi = apr_hash_first(ptemp, rt->certs); hi; hi = apr_hash_next(hi)) {
+            acme_binding *b = apr_hash_this_val(hi);
+            size_t k, n = acme_cert_key_count(b->cert);
+
+            for (k = 0; k < n && k < 2; ++k) {
+                const char *why = acme_startup_file(pconf, ptemp, rt, b, k);
+
+                if (why) {
+                    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main_server, ACMELOGNO(01027)
+                                 "ACME store %s: startup certificate %s (%s): %s", rt->dir,
+                                 acme_cert_name(b->cert), b->key_types[k], why);
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
         }
     }
     return OK;
@@ -1073,24 +1247,18 @@ static int acme_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t 
         apr_array_clear(key_files);
     }
     n = acme_cert_key_count(c->binding->cert);
-    for (i = 0; i < n; ++i) {
-        char *path = NULL;
-        int fallback = 0;
-        acme_error *err = NULL;
-        acme_status st = acme_cert_files(c->binding->cert, i, &path, &fallback, &err);
+    for (i = 0; i < n && i < 2; ++i) {
+        const char *path = c->binding->files[i];
 
-        if (st != ACME_OK) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ACMELOGNO(01031)
-                         "%s: no startup certificate: %s", acme_server_id(p, s),
-                         acme_err_text(p, st, err));
+        if (!path) { /* post_config failed and said why */
             return DECLINED;
         }
-        APR_ARRAY_PUSH(cert_files, const char *) = apr_pstrdup(p, path);
-        APR_ARRAY_PUSH(key_files, const char *) = apr_pstrdup(p, path);
-        ap_log_error(APLOG_MARK, fallback ? APLOG_INFO : APLOG_DEBUG, 0, s, ACMELOGNO(01032)
-                     "%s: starting with %s%s", acme_server_id(p, s),
-                     fallback ? "the self-signed fallback " : "", path);
-        acme_free(path);
+        APR_ARRAY_PUSH(cert_files, const char *) = path;
+        APR_ARRAY_PUSH(key_files, const char *) = path;
+        ap_log_error(APLOG_MARK, c->binding->fallback[i] ? APLOG_INFO : APLOG_DEBUG, 0, s,
+                     ACMELOGNO(01032) "%s: starting with %s%s (%s)", acme_server_id(p, s),
+                     c->binding->fallback[i] ? "the self-signed fallback, " : "", path,
+                     c->binding->key_types[i]);
     }
     return OK;
 }
@@ -1105,12 +1273,14 @@ static int acme_ssl_cert_callback(SSL *ssl, void *arg)
     SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
     if (alpn_len == sizeof(ACME_TLS_1) - 1 && !memcmp(alpn, ACME_TLS_1, alpn_len)) {
         /* TLS 1.3 negotiates ALPN before this callback: a tls-alpn-01 validation gets the
-         * validation certificate alone (none of the regular ones, which OpenSSL might pick by
-         * signature algorithm). Without a pending challenge, mod_ssl's answer stands. */
+         * validation certificate alone (acme_tls_alpn01_select marks the handshake, and the
+         * core's callback then clears the certificates copied from the SSL_CTX, none of which
+         * OpenSSL may pick by signature algorithm). Without a pending challenge, mod_ssl's
+         * answer stands. (TLS 1.2 runs this before ALPN: mod_ssl's ALPN callback installs the
+         * validation certificate through ssl_answer_challenge.) */
         const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 
         if (sni && acme_tls_alpn01_select(b->ctx, ssl, sni)) {
-            SSL_certs_clear(ssl);
             return acme_ssl_cert_cb(ssl, b->cert);
         }
         return 1;
@@ -1132,20 +1302,149 @@ static int acme_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX 
 
 /* ---- children: the driver --------------------------------------------------------------------- */
 
-static apr_status_t acme_child_cleanup(void *data)
+/* How often the stopper looks whether the child is stopping, and how long the child's exit waits
+ * for the drivers to stop (milliseconds). */
+#define ACME_STOP_CHECK_MS 1000
+#define ACME_STOP_WAIT_MS 5000
+
+/* The stopper of this child (see acme_child_init): a byte on acme_stop_fds wakes it up, a byte
+ * on acme_done_fds says the drivers stopped. -1: no stopper in this process. */
+static int acme_stop_fds[2] = {-1, -1};
+static int acme_done_fds[2] = {-1, -1};
+
+/* Async-signal-safe: prefork runs child_stopping and the pchild cleanups from a signal handler
+ * (just_die), so this does nothing but write(2). */
+static void acme_wake_stopper(void)
 {
+    int saved = errno;
+
+    if (acme_stop_fds[1] >= 0) {
+        ssize_t n = write(acme_stop_fds[1], "s", 1);
+
+        (void)n; /* a full pipe has woken it up already */
+    }
+    errno = saved;
+}
+
+/* Wakes the stopper and waits (bounded) until the drivers stopped. Async-signal-safe (write,
+ * poll, read): it takes no lock, so a signal that interrupted a thread holding one cannot make
+ * it wait forever; after the bound the child exits anyway (an order in flight is resumed by the
+ * next driver). */
+static void acme_stop_and_wait(int ms)
+{
+    int saved = errno, waited = 0;
+    char c;
+
+    if (acme_stop_fds[1] < 0) {
+        return;
+    }
+    acme_wake_stopper();
+    while (waited < ms) {
+        struct pollfd pfd;
+
+        pfd.fd = acme_done_fds[0];
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, 100) > 0 && read(acme_done_fds[0], &c, 1) == 1) {
+            break;
+        }
+        waited += 100;
+    }
+    errno = saved;
+}
+
+/* The stopper thread: stops the drivers of this child as soon as the child is stopping, off the
+ * request path (acme_ctx_stop waits for a request to the CA in flight). child_stopping and the
+ * pchild cleanup wake it up; prefork tells its children about a graceful restart only through
+ * the MPM state (the child goes on serving its connection), which it looks at every second. */
+static void *acme_stopper(void *data)
+{
+    server_rec *s = data;
     acme_store_rt *rt;
 
-    (void)data;
+    for (;;) {
+        struct pollfd pfd;
+        int state = AP_MPMQ_RUNNING;
+
+        pfd.fd = acme_stop_fds[0];
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, ACME_STOP_CHECK_MS) > 0) {
+            break;
+        }
+        if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS &&
+            state == AP_MPMQ_STOPPING) {
+            break;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(01042)
+                 "child %ld is stopping: stopping its ACME driver", (long)getpid());
     for (rt = acme_stores; rt; rt = rt->next) {
         acme_ctx_stop(rt->ctx);
     }
+    if (write(acme_done_fds[1], "d", 1) != 1) {
+        /* the child's exit waits ACME_STOP_WAIT_MS at most anyway */
+    }
+    return NULL;
+}
+
+static void acme_close_pipes(void)
+{
+    int i;
+
+    for (i = 0; i < 2; ++i) {
+        if (acme_stop_fds[i] >= 0) {
+            close(acme_stop_fds[i]);
+        }
+        if (acme_done_fds[i] >= 0) {
+            close(acme_done_fds[i]);
+        }
+        acme_stop_fds[i] = acme_done_fds[i] = -1;
+    }
+}
+
+static int acme_pipe(int fds[2])
+{
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 || fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        fds[0] = fds[1] = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs in the child's exit; with prefork possibly from a signal handler (just_die): see
+ * acme_stop_and_wait. */
+static apr_status_t acme_child_cleanup(void *data)
+{
+    (void)data;
+    acme_stop_and_wait(ACME_STOP_WAIT_MS);
     return APR_SUCCESS;
+}
+
+/* The child stops serving new connections (graceful restart or stop, MaxConnectionsPerChild,
+ * idle child): its driver stops at once, even when the child goes on serving a long request, so
+ * that a child of an old generation never orders with old settings. With prefork possibly from a
+ * signal handler: only wakes the stopper. */
+static void acme_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    (void)pchild;
+    (void)graceful;
+    acme_wake_stopper();
 }
 
 static void acme_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    sigset_t all, old;
+    pthread_attr_t attr;
+    pthread_t thread;
     acme_store_rt *rt;
+    int rc;
 
     if (!acme_stores) {
         return;
@@ -1156,7 +1455,17 @@ static void acme_child_init(apr_pool_t *pchild, server_rec *s)
                      "runs as root; set User/Group)");
         return;
     }
-    apr_pool_cleanup_register(pchild, NULL, acme_child_cleanup, apr_pool_cleanup_null);
+    acme_close_pipes();
+    if (acme_pipe(acme_stop_fds) != 0 || acme_pipe(acme_done_fds) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, ACMELOGNO(01043)
+                     "cannot create a pipe: not starting the ACME driver here");
+        acme_close_pipes();
+        return;
+    }
+    /* The driver threads and the stopper block every signal: signals are httpd's, and prefork's
+     * just_die must not run on one of them (it would wait for itself). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (rt = acme_stores; rt; rt = rt->next) {
         acme_error *err = NULL;
         acme_status st = acme_ctx_start(rt->ctx, &err);
@@ -1167,6 +1476,22 @@ static void acme_child_init(apr_pool_t *pchild, server_rec *s)
                          acme_err_text(pchild, st, err));
         }
     }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&thread, &attr, acme_stopper, s);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        /* Without a stopper, no driver here: it must not outlive the child's generation. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, rc, s, ACMELOGNO(01074)
+                     "cannot start a thread: not running the ACME driver here");
+        for (rt = acme_stores; rt; rt = rt->next) {
+            acme_ctx_stop(rt->ctx);
+        }
+        acme_close_pipes();
+        return;
+    }
+    apr_pool_cleanup_register(pchild, NULL, acme_child_cleanup, apr_pool_cleanup_null);
 }
 
 /* ---- http-01 -------------------------------------------------------------------------------- */
@@ -1361,6 +1686,7 @@ static void acme_register_hooks(apr_pool_t *p)
     /* Before mod_ssl's post_config, which asks for the certificate files. */
     ap_hook_post_config(acme_post_config, NULL, before_ssl, APR_HOOK_MIDDLE);
     ap_hook_child_init(acme_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(acme_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_cert_files(acme_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ssl, init_server, acme_init_server, NULL, NULL, APR_HOOK_MIDDLE);
     /* Before everything that could redirect or rewrite the request. */
