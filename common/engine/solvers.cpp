@@ -45,11 +45,29 @@ void TlsAlpn01StoreSolver::cleanup(const proto::Identifier& id, const proto::Cha
 
 namespace {
 
+// The hook's output as it goes into an error (logs, last_error of the status): one line, no
+// control characters (a terminal escape in a log line), and only its last kMaxHookOutput bytes,
+// where a failing program says why.
+constexpr size_t kMaxHookOutput = 512;
+
 std::string one_line(std::string s) {
     for (char& c : s) {
-        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+        const unsigned char u = static_cast<unsigned char>(c);
+        if (c == '\n' || c == '\r' || c == '\t') {
+            c = ' ';
+        } else if (u < 0x20 || u == 0x7f) {
+            c = '?';
+        }
     }
     while (!s.empty() && s.back() == ' ') s.pop_back();
+    size_t start = s.find_first_not_of(' ');
+    s.erase(0, start == std::string::npos ? s.size() : start);
+    if (s.size() > kMaxHookOutput) {
+        size_t cut = s.size() - kMaxHookOutput;
+        // Not in the middle of a UTF-8 sequence.
+        while (cut < s.size() && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) ++cut;
+        s = "..." + s.substr(cut);
+    }
     return s;
 }
 

@@ -100,6 +100,27 @@ TEST(Dns01Hook, FailureMessageCarriesTheHookOutput) {
     s.cleanup(dns("example.org"), challenge("dns-01", "t"), "t.k");
 }
 
+TEST(Dns01Hook, FailureMessageKeepsTheEndOfLongOutputAndNoControlCharacters) {
+    TempDir tmp;
+    const std::string hook = tmp.script(
+        "hook.sh",
+        "i=0; while [ $i -lt 200 ]; do echo \"noise line $i\"; i=$((i+1)); done\n"
+        "printf 'bad \\033[31mtoken\\033[0m for zone example.org\\n' >&2\nexit 1\n");
+    FakeClock clock;
+    Dns01HookSolver s(hook, 0, clock, nullptr);
+    try {
+        s.present(dns("example.org"), challenge("dns-01", "t"), "t.k");
+        FAIL() << "a failing hook was accepted";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("status 1: ..."), std::string::npos) << msg;
+        EXPECT_NE(msg.find("bad ?[31mtoken?[0m for zone example.org"), std::string::npos) << msg;
+        EXPECT_EQ(msg.find("noise line 0 "), std::string::npos) << msg;
+        EXPECT_LT(msg.size(), 512u + 200u + hook.size()) << msg;
+        for (char c : msg) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << msg;
+    }
+}
+
 TEST(Dns01Hook, MissingHookFails) {
     FakeClock clock;
     Dns01HookSolver s("/nonexistent/hook.sh", 0, clock, nullptr);
