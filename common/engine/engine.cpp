@@ -73,6 +73,24 @@ KeyCert key_cert(X509* leaf, const crypto::CertInfo& info, const char* key_type)
     return k;
 }
 
+// The name a challenge for `domain` is about: "*.example.org" is validated at
+// _acme-challenge.example.org, like "example.org".
+std::string challenge_name(const std::string& domain) {
+    return domain.compare(0, 2, "*.") == 0 ? domain.substr(2) : domain;
+}
+
+// A name that both configurations order, or "". Two orders of one driver never validate such a
+// name at the same time: a tls-alpn-01 validation certificate, and the dns-01 record of a hook
+// that replaces what is there, exist once per name.
+std::string shared_name(const CertConfig& a, const CertConfig& b) {
+    for (const std::string& x : a.domains) {
+        for (const std::string& y : b.domains) {
+            if (challenge_name(x) == challenge_name(y)) return challenge_name(x);
+        }
+    }
+    return "";
+}
+
 }  // namespace
 
 int64_t random_between(int64_t lo, int64_t hi) { return crypto::random_between(lo, hi); }
@@ -97,6 +115,7 @@ std::string ManagedCert::startup_file(size_t i, bool* fallback) {
 
 struct Engine::Work {
     ManagedCert* cert = nullptr;
+    bool ordering = false;  // an order, not an ARI poll
     std::thread thread;
     std::atomic<bool> done{false};
 };
@@ -528,6 +547,7 @@ void Engine::launch(ManagedCert& mc, bool ari_only) {
     auto w = std::make_unique<Work>();
     Work* wp = w.get();
     wp->cert = &mc;
+    wp->ordering = !ari_only;
     mc.in_flight_ = true;
     working_on_ = mc.name();
     ACME_LOG_DEBUG("acme: %s: %s", mc.name().c_str(), ari_only ? "polling ARI" : "working on it");
@@ -601,7 +621,20 @@ void Engine::drive_once(int64_t now, int64_t& next_wake) {
         }
         std::lock_guard<std::mutex> g(mu_);
         if (!types.empty()) {
-            if (work_.size() < options_.max_concurrency) {
+            const Work* busy = nullptr;
+            std::string shared;
+            for (const auto& w : work_) {
+                if (!w->ordering) continue;
+                shared = shared_name(mc.config(), w->cert->config());
+                if (!shared.empty()) {
+                    busy = w.get();
+                    break;
+                }
+            }
+            if (busy) {
+                ACME_LOG_DEBUG("acme: %s: waiting for the order of %s, which validates %s too",
+                               mc.name().c_str(), busy->cert->name().c_str(), shared.c_str());
+            } else if (work_.size() < options_.max_concurrency) {
                 ACME_LOG_INFO("acme: %s: %s", mc.name().c_str(), d.reason.c_str());
                 launch(mc, false);
             }

@@ -33,7 +33,11 @@ TEST(ReverseDns, OtherNamesUnchanged) {
 
 // ---- the driver, with a CA that cannot be reached ------------------------------------------
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -139,6 +143,67 @@ TEST_F(EngineTest, DualCertificateWithOneKeyTypeBehindIsReorderedAlone) {
     EXPECT_TRUE(log.any("ordering a certificate for a.example, b.example (rsa-2048)"))
         << "the RSA certificate alone is ordered";
     EXPECT_FALSE(log.any("ecdsa-p256, rsa-2048"));
+}
+
+// A TCP port that accepts connections (the kernel's backlog) and never answers: a CA that
+// hangs, so that an order stays in flight until the engine stops.
+struct SilentPort {
+    SilentPort() {
+        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(a);
+        if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+            ::listen(fd, 16) != 0 ||
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+            throw std::runtime_error("cannot listen on 127.0.0.1");
+        port = ntohs(a.sin_port);
+    }
+    ~SilentPort() { ::close(fd); }
+    int fd = -1;
+    int port = 0;
+};
+
+TEST_F(EngineTest, OrdersThatShareANameAreNotValidatedAtTheSameTime) {
+    // a.example and www.a.example; then www.a.example alone (its tls-alpn-01 validation
+    // certificate, or a dns-01 record, would replace the other order's); then c.example, which
+    // shares nothing and runs beside the first.
+    SilentPort silent;
+    const std::string url = "https://127.0.0.1:" + std::to_string(silent.port) + "/dir";
+    EngineOptions o;
+    o.store_dir = dir + "/store";
+    o.max_concurrency = 3;
+    Engine engine(o);
+    CertConfig a = config({"a.example", "www.a.example"}, {crypto::KeyType::ecdsa_p256});
+    CertConfig b = config({"www.a.example"}, {crypto::KeyType::ecdsa_p256});
+    CertConfig w = config({"*.a.example"}, {crypto::KeyType::ecdsa_p256});
+    CertConfig c = config({"c.example"}, {crypto::KeyType::ecdsa_p256});
+    for (CertConfig* cfg : {&a, &b, &w, &c}) {
+        cfg->account.ca_urls = {url};
+        cfg->challenge = ChallengeType::dns01;
+        cfg->dns_hook = "/bin/true";
+    }
+    engine.add(a);
+    engine.add(b);
+    engine.add(w);
+    engine.add(c);
+    engine.prepare(-1, -1);
+    engine.start();
+    for (int i = 0; i < 100 && !(log.any("ordering a certificate for c.example") &&
+                                 log.any("_wildcard.a.example: waiting for the order"));
+         ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    engine.stop();
+    EXPECT_TRUE(log.any("ordering a certificate for a.example, www.a.example ("));
+    EXPECT_TRUE(log.any("ordering a certificate for c.example ("));
+    EXPECT_TRUE(log.any("www.a.example: waiting for the order of a.example, which validates "
+                        "www.a.example too"));
+    // *.a.example is validated at _acme-challenge.a.example, like a.example.
+    EXPECT_TRUE(log.any("_wildcard.a.example: waiting for the order of a.example, which validates "
+                        "a.example too"));
+    EXPECT_FALSE(log.any("ordering a certificate for www.a.example ("));
+    EXPECT_FALSE(log.any("ordering a certificate for *.a.example ("));
 }
 
 }  // namespace
