@@ -199,6 +199,7 @@ std::string to_json(const CertMeta& m) {
     o.set("domains", domains);
     set_str(o, "ca", m.ca);
     set_str(o, "config_hash", m.config_hash);
+    if (m.profile) o.set("profile", *m.profile);
     Json certs = Json::array();
     for (const KeyCert& c : m.certs) {
         Json j = Json::object();
@@ -241,6 +242,7 @@ CertMeta cert_meta_from_json(std::string_view text) {
     }
     m.ca = read_str(o, "ca", "");
     m.config_hash = read_str(o, "config_hash", "");
+    if (!member(o, "profile").is_null()) m.profile = read_str(o, "profile", "");
     Json certs = read_array(o, "certificates", "");
     for (size_t i = 0; i < certs.size(); ++i) {
         const std::string where = "certificates[" + std::to_string(i) + "]";

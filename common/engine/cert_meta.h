@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,9 @@ struct CertMeta {
     std::vector<std::string> domains;  // names the stored certificates cover
     std::string ca;                    // directory URL of the CA that issued them
     std::string config_hash;           // CertConfig::hash() they were ordered for
+    // The ACME profile they were ordered with ("" for the CA's default); unknown (a meta.json
+    // written before profiles were recorded) when absent.
+    std::optional<std::string> profile;
     std::vector<KeyCert> certs;        // stored certificates, in configuration order
     ScheduleState schedule;
 

@@ -268,6 +268,8 @@ bool Engine::matches_config(const ManagedCert& mc, const CertMeta& meta) const {
     // A certificate from a CA that is no longer configured (staging -> production) is replaced.
     const auto& cas = mc.config().account.ca_urls;
     if (!meta.ca.empty() && std::find(cas.begin(), cas.end(), meta.ca) == cas.end()) return false;
+    // Another profile (e.g. "shortlived" now) is ordered now, not at the next renewal.
+    if (meta.profile && *meta.profile != mc.config().profile) return false;
     return true;
 }
 
@@ -360,6 +362,7 @@ void Engine::install(ManagedCert& mc, CertMeta& meta, crypto::KeyType type,
     meta.domains = mc.config().domains;
     meta.ca = ca_url;
     meta.config_hash = mc.hash();
+    meta.profile = mc.config().profile;
     save_meta(meta);
     proto::forget_order(*store_, mc.name(), type);
     store_->bump_generation();

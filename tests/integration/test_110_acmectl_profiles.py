@@ -1,5 +1,6 @@
 """ACME profiles through the CA front: --profile shortlived is sent in newOrder; an unknown
-profile is refused before any order, with a message naming it and the offered ones."""
+profile is refused before any order, with a message naming it and the offered ones; a
+certificate of another profile is replaced at once, not at its next renewal."""
 
 import os
 import unittest
@@ -19,6 +20,15 @@ class TestProfiles(AcmectlTestCase):
         self.assertEqual(self.front.profiles_seen, ["shortlived"])
         self.issue(self.front, self.pebble, ["other.example.org"])
         self.assertEqual(self.front.profiles_seen, ["shortlived", None])
+
+    def test_another_profile_is_ordered_at_once(self):
+        self.issue(self.front, self.pebble, ["example.org"])
+        self.issue(self.front, self.pebble, ["example.org"])  # valid: nothing to do
+        self.assertEqual(self.front.profiles_seen, [None])
+        self.issue(self.front, self.pebble, ["example.org"], "--profile", "shortlived")
+        self.assertEqual(self.front.profiles_seen, [None, "shortlived"])
+        self.issue(self.front, self.pebble, ["example.org"], "--profile", "shortlived")
+        self.assertEqual(self.front.profiles_seen, [None, "shortlived"])
 
     def test_unknown_profile_is_refused_before_ordering(self):
         r = self.issue(self.front, self.pebble, ["example.org"], "--profile", "tiny", check=None)

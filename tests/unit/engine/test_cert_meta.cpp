@@ -17,6 +17,7 @@ CertMeta full_meta() {
     m.domains = {"example.org", "www.example.org", "*.example.net"};
     m.ca = "https://acme.example/directory";
     m.config_hash = "Zm9vYmFyYmF6cXV4";
+    m.profile = "shortlived";
     KeyCert e;
     e.key_type = "ecdsa-p256";
     e.issuer = "C=US, O=Example CA, CN=Example R3";
@@ -75,6 +76,7 @@ void expect_same(const CertMeta& a, const CertMeta& b) {
     EXPECT_EQ(a.domains, b.domains);
     EXPECT_EQ(a.ca, b.ca);
     EXPECT_EQ(a.config_hash, b.config_hash);
+    EXPECT_EQ(a.profile, b.profile);
     ASSERT_EQ(a.certs.size(), b.certs.size());
     for (size_t i = 0; i < a.certs.size(); ++i) {
         const KeyCert& x = a.certs[i];
@@ -172,6 +174,18 @@ TEST(CertMeta, MissingFieldsTakeDefaults) {
     EXPECT_EQ(m.schedule.fails, 2);
     EXPECT_FALSE(m.schedule.waiting_for_config);
     EXPECT_EQ(m.schedule.last_error, "");
+    EXPECT_FALSE(m.profile) << "a meta.json from before profiles were recorded: unknown";
+}
+
+TEST(CertMeta, TheCasDefaultProfileIsRecordedAsAnEmptyString) {
+    CertMeta m;
+    m.profile = "";
+    Json j = Json::parse(to_json(m));
+    EXPECT_EQ(j.str("profile"), "");
+    CertMeta back = cert_meta_from_json(to_json(m));
+    ASSERT_TRUE(back.profile);
+    EXPECT_EQ(*back.profile, "");
+    EXPECT_FALSE(Json::parse(to_json(CertMeta())).has("profile"));
 }
 
 TEST(CertMeta, UnknownFieldsAndNewerVersionsAreTolerated) {
@@ -206,6 +220,7 @@ TEST(CertMeta, CorruptDocumentsAreRefusedWithTheMember) {
     expect_invalid(R"({"version":"1"})", "version");
     expect_invalid(R"({"version":0})", "version");
     expect_invalid(R"({"name":5})", "name: expected a string");
+    expect_invalid(R"({"profile":5})", "profile: expected a string");
     expect_invalid(R"({"domains":"example.org"})", "domains: expected an array");
     expect_invalid(R"({"domains":["a",3]})", "domains[1]: expected a string");
     expect_invalid(R"({"certificates":{}})", "certificates: expected an array");

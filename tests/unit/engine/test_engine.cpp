@@ -145,6 +145,43 @@ TEST_F(EngineTest, DualCertificateWithOneKeyTypeBehindIsReorderedAlone) {
     EXPECT_FALSE(log.any("ecdsa-p256, rsa-2048"));
 }
 
+TEST_F(EngineTest, AnotherProfileIsOrderedNowNotAtTheNextRenewal) {
+    // A valid certificate, ordered with the CA's default profile; "shortlived" is configured now.
+    for (const char* stored : {"", "shortlived"}) {
+        EngineOptions o;
+        o.store_dir = dir + "/store-" + std::string(stored);
+        Engine engine(o);
+        CertConfig cfg = config({"p.example"}, {crypto::KeyType::ecdsa_p256});
+        cfg.profile = "shortlived";
+        ManagedCert& mc = engine.add(cfg);
+        const std::string kt = "ecdsa-p256";
+        fs::make_dirs(fs::dirname(o.store_dir + "/" + layout::cert_bundle(mc.name(), kt)), 0700);
+        fs::write_file_atomic(o.store_dir + "/" + layout::cert_bundle(mc.name(), kt),
+                              bundle(crypto::KeyType::ecdsa_p256, {"p.example"}), 0600);
+        CertMeta meta;
+        meta.name = mc.name();
+        meta.domains = {"p.example"};
+        meta.ca = "https://127.0.0.1:9/dir";
+        meta.config_hash = "old";
+        meta.profile = stored;
+        fs::write_file_atomic(o.store_dir + "/" + layout::cert_meta(mc.name()), to_json(meta),
+                              0600);
+        engine.prepare(-1, -1);
+        log.lines.clear();
+        try {
+            engine.issue_now(mc, false);
+        } catch (const Error&) {
+            // the CA is unreachable
+        }
+        if (*stored) {
+            EXPECT_FALSE(log.any("ordering a certificate for p.example")) << "same profile";
+        } else {
+            EXPECT_TRUE(log.any("ordering a certificate for p.example (ecdsa-p256)"))
+                << "another profile";
+        }
+    }
+}
+
 // A TCP port that accepts connections (the kernel's backlog) and never answers: a CA that
 // hangs, so that an order stays in flight until the engine stops.
 struct SilentPort {
