@@ -1676,6 +1676,15 @@ ngx_http_acme_notify_init(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (ngx_event_flags & NGX_USE_FD_EVENT) {
+        /*
+         * poll and /dev/poll find the connection of a ready descriptor in
+         * the cycle's table, where this one is not: no pipe, the timer
+         * drains the queue once a second
+         */
+        return NGX_OK;
+    }
+
     c = &ngx_http_acme_notify_conn;
 
     if (pipe(fd) == -1) {
