@@ -274,7 +274,7 @@ bool Engine::matches_config(const ManagedCert& mc, const CertMeta& meta) const {
 }
 
 std::vector<crypto::KeyType> Engine::due_types(ManagedCert& mc, bool force, int64_t now,
-                                               Decision* decision) {
+                                               Decision* decision, bool cert_locked) {
     std::vector<bool> stale;
     CertMeta meta = load_meta(mc, &stale);
     const std::string before = to_json(meta);
@@ -289,8 +289,11 @@ std::vector<crypto::KeyType> Engine::due_types(ManagedCert& mc, bool force, int6
     Decision d = decide(facts, meta.schedule, policy, now, production_rng());
     if (to_json(meta) != before) {
         // Only under the certificate's lock: another process (acmectl) may be installing it, and
-        // a stale copy written back would undo its record.
-        if (std::unique_ptr<StoreLock> lock = store_->try_lock("cert-" + mc.name())) {
+        // a stale copy written back would undo its record. (A second lock of this process's
+        // own would fail: flock is per open file.)
+        if (cert_locked) {
+            save_meta(meta);
+        } else if (std::unique_ptr<StoreLock> lock = store_->try_lock("cert-" + mc.name())) {
             CertMeta now_stored = load_meta(mc);
             if (to_json(now_stored) == before) save_meta(meta);
         }
@@ -458,7 +461,7 @@ void Engine::order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
         }
         record_success(meta.schedule, clock_.now());
         save_meta(meta);
-        due_types(mc, false, clock_.now(), nullptr);  // picks and persists the renewal point
+        due_types(mc, false, clock_.now(), nullptr, true);  // picks and saves the renewal point
         ACME_LOG_NOTICE("acme: %s: done in %lld ms", mc.name().c_str(),
                         static_cast<long long>(clock_.now_ms() - started));
     } catch (const Error& e) {

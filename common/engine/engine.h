@@ -115,9 +115,10 @@ private:
     void order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
                const std::atomic<bool>* cancel);
     void poll_ari(ManagedCert& mc, const std::atomic<bool>* cancel);
-    // What needs ordering now; empty when nothing is due. Updates (and saves) the schedule.
+    // What needs ordering now; empty when nothing is due. Updates (and saves) the schedule:
+    // under the certificate's lock, taken here unless the caller holds it (`cert_locked`).
     std::vector<crypto::KeyType> due_types(ManagedCert& mc, bool force, int64_t now,
-                                           Decision* decision);
+                                           Decision* decision, bool cert_locked = false);
     // meta.json reconciled with the stored bundles. With `stale`, also which key types hold a
     // certificate that no longer fits the configuration (names, CA).
     CertMeta load_meta(const ManagedCert& mc, std::vector<bool>* stale = nullptr);

@@ -1,5 +1,6 @@
 """acmectl issue with its own http-01 responder (ECDSA P-256): the certificate verifies against
-pebble's root, covers the name, and the stored bundle's key matches it."""
+pebble's root, covers the name, and the stored bundle's key matches it; its renewal point is
+recorded when it is installed."""
 
 import os
 import unittest
@@ -32,8 +33,12 @@ class TestHttp01(AcmectlTestCase):
             self.assertNotEqual(os.stat(self.store).st_uid, 0)
         # pebble knows the certificate.
         self.assertEqual(pebble.cert_status(info["serial"])["Status"], "Valid")
-        # A second issue with nothing due does nothing.
+        # The renewal point is picked (with jitter) once, when the certificate is installed, and
+        # kept: a second issue with nothing due does nothing, and does not move it.
+        renewal_at = self.meta("example.org")["schedule"].get("renewal_at")
+        self.assertTrue(renewal_at, self.meta("example.org"))
         again = self.issue(pebble, pebble, ["example.org", "www.example.org"])
+        self.assertEqual(self.meta("example.org")["schedule"].get("renewal_at"), renewal_at)
         self.assertEqual(harness.split_pem(self.bundle("example.org"))[0], chain[0])
         self.assertEqual(again.paths, r.paths)
 
