@@ -1403,20 +1403,6 @@ static void acme_close_pipes(void)
     }
 }
 
-static int acme_pipe(int fds[2])
-{
-    if (pipe(fds) != 0) {
-        return -1;
-    }
-    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 ||
-        fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 || fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) {
-        close(fds[0]);
-        close(fds[1]);
-        fds[0] = fds[1] = -1;
-        return -1;
-    }
-    return 0;
-}
 
 /* Runs in the child's exit; with prefork possibly from a signal handler (just_die): see
  * acme_stop_and_wait. */
@@ -1456,7 +1442,8 @@ static void acme_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     acme_close_pipes();
-    if (acme_pipe(acme_stop_fds) != 0 || acme_pipe(acme_done_fds) != 0) {
+    if (pipe2(acme_stop_fds, O_CLOEXEC | O_NONBLOCK) != 0 ||
+        pipe2(acme_done_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, ACMELOGNO(01043)
                      "cannot create a pipe: not starting the ACME driver here");
         acme_close_pipes();

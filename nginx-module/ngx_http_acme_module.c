@@ -574,16 +574,16 @@ ngx_http_acme_set_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* a file name, relative to the configuration prefix */
+/*
+ * the directive's argument as a full path into *field: relative to the
+ * configuration prefix (conf_prefix) or to the nginx prefix
+ */
 
 static char *
-ngx_http_acme_set_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_acme_full_path(ngx_conf_t *cf, ngx_str_t *field,
+    ngx_uint_t conf_prefix, char *empty)
 {
-    char  *p = conf;
-
-    ngx_str_t  *field, *value;
-
-    field = (ngx_str_t *) (p + cmd->offset);
+    ngx_str_t  *value;
 
     if (field->data) {
         return "is duplicate";
@@ -592,16 +592,28 @@ ngx_http_acme_set_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (value[1].len == 0) {
-        return "takes a file name, not an empty string";
+        return empty;
     }
 
     *field = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, field, 1) != NGX_OK) {
+    if (ngx_conf_full_name(cf->cycle, field, conf_prefix) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* a file name, relative to the configuration prefix */
+
+static char *
+ngx_http_acme_set_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    return ngx_http_acme_full_path(cf, (ngx_str_t *) (p + cmd->offset), 1,
+                                   "takes a file name, not an empty string");
 }
 
 
@@ -610,27 +622,17 @@ ngx_http_acme_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_acme_main_conf_t *amcf = conf;
 
-    ngx_str_t  *value;
+    char  *rv;
 
-    if (amcf->store.data) {
-        return "is duplicate";
+    rv = ngx_http_acme_full_path(cf, &amcf->store, 0,
+                                 "takes a directory, not an empty string");
+
+    if (rv == NGX_CONF_OK) {
+        amcf->store_file = cf->conf_file->file.name.data;
+        amcf->store_line = cf->conf_file->line;
     }
 
-    value = cf->args->elts;
-
-    if (value[1].len == 0) {
-        return "takes a directory, not an empty string";
-    }
-
-    amcf->store = value[1];
-    amcf->store_file = cf->conf_file->file.name.data;
-    amcf->store_line = cf->conf_file->line;
-
-    if (ngx_conf_full_name(cf->cycle, &amcf->store, 0) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return rv;
 }
 
 

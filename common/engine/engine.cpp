@@ -75,7 +75,7 @@ KeyCert key_cert(X509* leaf, const crypto::CertInfo& info, const char* key_type)
 
 // The name a challenge for `domain` is about: "*.example.org" is validated at
 // _acme-challenge.example.org, like "example.org".
-std::string challenge_name(const std::string& domain) {
+std::string validated_name(const std::string& domain) {
     return domain.compare(0, 2, "*.") == 0 ? domain.substr(2) : domain;
 }
 
@@ -85,7 +85,7 @@ std::string challenge_name(const std::string& domain) {
 std::string shared_name(const CertConfig& a, const CertConfig& b) {
     for (const std::string& x : a.domains) {
         for (const std::string& y : b.domains) {
-            if (challenge_name(x) == challenge_name(y)) return challenge_name(x);
+            if (validated_name(x) == validated_name(y)) return validated_name(x);
         }
     }
     return "";
