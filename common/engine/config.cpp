@@ -100,6 +100,9 @@ void validate(AccountConfig& a) {
             invalid("CA directory URL " + quoted(url) + " must start with https:// (RFC 8555 section 6.1)");
         }
         if (url.find_first_of(" \t\r\n\"") != std::string::npos) invalid("invalid CA directory URL " + quoted(url));
+        const std::string host = url.substr(8, url.find_first_of("/?#", 8) - 8);
+        if (host.empty() || host.front() == ':' || host.back() == '@')
+            invalid("CA directory URL " + quoted(url) + " names no host");
         if (!seen.insert(url).second) invalid("CA directory URL " + quoted(url) + " is listed twice");
     }
     if (!a.ca_root.empty()) {

@@ -97,6 +97,13 @@ CASES = [
             acme on;
         }""", "acme on;",
      r'CA directory URL "http://ca\.example\.org/dir" must start with https://'),
+    ("CA without a host", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_ca https:///dir;
+            acme on;
+        }""", "acme on;", r'CA directory URL "https:///dir" names no host'),
     ("acme on|off", """
         server {
             listen 127.0.0.1:%(https)d ssl;

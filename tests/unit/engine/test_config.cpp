@@ -172,6 +172,13 @@ TEST(Config, CaUrls) {
     EXPECT_REFUSED(c, "acme.example/directory");
     c.account.ca_urls = {"https://"};
     EXPECT_REFUSED(c, "\"https://\"");
+    for (const char* url : {"https:///dir", "https://:14000/dir", "https://user@/dir",
+                            "https://?x", "https://#y"}) {
+        c.account.ca_urls = {url};
+        EXPECT_REFUSED(c, url, "names no host");
+    }
+    c.account.ca_urls = {"https://127.0.0.1:14000/dir"};
+    EXPECT_EQ(refusal(c), "");
     c.account.ca_urls = {"https://a.example/dir", "https://a.example/dir"};
     EXPECT_REFUSED(c, "https://a.example/dir", "twice");
     c.account.ca_urls = {};
