@@ -535,6 +535,10 @@ static const char **acme_strings(const apr_array_header_t *a)
     return a ? (const char **)a->elts : NULL;
 }
 
+/* A valid CA URL standing in for a configured one while another directive is checked, or for
+ * one already reported. */
+static const char *const acme_dummy_ca[] = {"https://ca.invalid/directory"};
+
 /* The core's configuration of a managed server, leaving out the fields in `omit` (a bit mask
  * of 1 << field; used to find the directive at fault). Strings live in p. */
 static void acme_build_config(apr_pool_t *p, server_rec *s, const acme_srv_conf *c,
@@ -575,7 +579,11 @@ static void acme_build_config(apr_pool_t *p, server_rec *s, const acme_srv_conf 
     cfg->renew_window = ACME_USE(F_WINDOW) ? c->renew_window : NULL;
     cfg->preferred_chain = ACME_USE(F_CHAIN) ? c->preferred_chain : NULL;
     cfg->account.struct_size = sizeof(cfg->account);
-    if (c->ca_urls) {
+    if (omit & (1u << F_CA)) { /* reported at its own line: a valid stand-in */
+        cfg->account.ca_urls = acme_dummy_ca;
+        cfg->account.n_ca_urls = 1;
+    }
+    else if (c->ca_urls) {
         cfg->account.ca_urls = acme_strings(c->ca_urls);
         cfg->account.n_ca_urls = (size_t)c->ca_urls->nelts;
     }
@@ -711,14 +719,13 @@ static void acme_isolated_config(const acme_srv_conf *c, enum acme_field f,
                                  acme_cert_config *cfg)
 {
     static const char *const dummy_domain[] = {"example.org"};
-    static const char *const dummy_ca[] = {"https://ca.invalid/directory"};
 
     memset(cfg, 0, sizeof(*cfg));
     cfg->struct_size = sizeof(*cfg);
     cfg->domains = dummy_domain;
     cfg->n_domains = 1;
     cfg->account.struct_size = sizeof(cfg->account);
-    cfg->account.ca_urls = dummy_ca;
+    cfg->account.ca_urls = acme_dummy_ca;
     cfg->account.n_ca_urls = 1;
     switch (f) {
     case F_WINDOW:

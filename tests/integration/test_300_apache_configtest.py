@@ -73,6 +73,14 @@ class TestConfigtest(HttpdTestCase):
         self.assert_fails_at(r"ACMECertificateAuthority", "must start with https://",
                              directive_syntax=True)
 
+    def test_ca_url_without_host(self):
+        # Refused by the core, not by the directive's syntax check: said once, at the directive.
+        self.httpd_.write_config(self.httpd_.base_config() +
+                                 "ACMECertificateAuthority https:///dir\n" +
+                                 self.httpd_.managed_vhost("example.org"))
+        out = self.assert_fails_at(r"ACMECertificateAuthority", '"https:///dir" names no host')
+        self.assertNotIn("ACME On", out)
+
     def test_wildcard_alias_without_dns01(self):
         self.conf(vhosts=self.httpd_.managed_vhost("example.org", aliases=["*.example.org"]))
         out = self.assert_fails_at(r"ACME On", "needs the dns-01 challenge")
