@@ -25,7 +25,7 @@ void Http01StoreSolver::cleanup(const proto::Identifier& id, const proto::Challe
 
 void TlsAlpn01StoreSolver::present(const proto::Identifier& id, const proto::Challenge&,
                                    const std::string& key_authorization) {
-    crypto::PKey key = crypto::generate_key(crypto::KeyType::ecdsa_p256);
+    crypto::PKey key = crypto::generate_key(key_type_);
     crypto::X509Ptr cert = crypto::make_tls_alpn_cert(key.get(), id.value, key_authorization);
     store_.save(layout::tls_alpn01_challenge(id.value),
                 crypto::private_key_to_pem(key.get()) + crypto::cert_to_pem(cert.get()),
@@ -129,7 +129,13 @@ std::unique_ptr<proto::ChallengeSolver> make_solver(const CertConfig& cfg, Store
                                                     const std::atomic<bool>* cancel) {
     switch (cfg.challenge) {
         case ChallengeType::http01: return std::make_unique<Http01StoreSolver>(store);
-        case ChallengeType::tls_alpn01: return std::make_unique<TlsAlpn01StoreSolver>(store);
+        case ChallengeType::tls_alpn01: {
+            bool ecdsa = false;
+            for (crypto::KeyType t : cfg.key_types) ecdsa = ecdsa || !crypto::is_rsa(t);
+            return std::make_unique<TlsAlpn01StoreSolver>(
+                store, ecdsa || cfg.key_types.empty() ? crypto::KeyType::ecdsa_p256
+                                                      : crypto::KeyType::rsa2048);
+        }
         case ChallengeType::dns01:
             return std::make_unique<Dns01HookSolver>(cfg.dns_hook, cfg.dns_propagation_seconds,
                                                      clock, cancel);

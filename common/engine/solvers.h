@@ -3,9 +3,11 @@
 //  - Http01StoreSolver publishes key authorizations as store values challenges/http-01/<token>;
 //    every server process answers GET /.well-known/acme-challenge/<token> from there
 //    (acme_http01_lookup), and so does acmectl's standalone responder.
-//  - TlsAlpn01StoreSolver makes the RFC 8737 validation certificate (fresh P-256 key) and
-//    publishes key + certificate as challenges/tls-alpn-01/<identifier>.pem for the server
-//    processes' ALPN / certificate callbacks.
+//  - TlsAlpn01StoreSolver makes the RFC 8737 validation certificate (fresh key, P-256 unless
+//    the server has no ECDSA certificate: then RSA-2048, since with TLS 1.2 httpd installs it
+//    after the cipher suite was chosen for the server's own certificates) and publishes key +
+//    certificate as challenges/tls-alpn-01/<identifier>.pem for the server processes' ALPN /
+//    certificate callbacks.
 //  - Dns01HookSolver runs `HOOK setup <domain> <txt-value>` (and `teardown` in cleanup) and then
 //    waits the configured propagation time (cancellable). <domain> is the identifier without
 //    "*." ; the record to set is _acme-challenge.<domain>. A non-zero exit or a timeout fails
@@ -41,7 +43,9 @@ private:
 
 class TlsAlpn01StoreSolver : public proto::ChallengeSolver {
 public:
-    explicit TlsAlpn01StoreSolver(Store& store) : store_(store) {}
+    explicit TlsAlpn01StoreSolver(Store& store,
+                                  crypto::KeyType key_type = crypto::KeyType::ecdsa_p256)
+        : store_(store), key_type_(key_type) {}
     std::string type() const override { return "tls-alpn-01"; }
     void present(const proto::Identifier& id, const proto::Challenge& ch,
                  const std::string& key_authorization) override;
@@ -50,6 +54,7 @@ public:
 
 private:
     Store& store_;
+    crypto::KeyType key_type_;
 };
 
 class Dns01HookSolver : public proto::ChallengeSolver {

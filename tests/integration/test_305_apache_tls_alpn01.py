@@ -4,7 +4,9 @@ The CA front delays the challenge response to pebble, which keeps the challenge 
 few seconds: meanwhile a client offering acme-tls/1 gets the RFC 8737 validation certificate
 (over TLS 1.2, where mod_ssl's ALPN callback installs it through ssl_answer_challenge, and over
 TLS 1.3, where the certificate callback runs after ALPN), a regular client the fallback. Then
-pebble validates through httpd itself and the issued certificate is served without restart."""
+pebble validates through httpd itself and the issued certificate is served without restart.
+With RSA certificates only, the validation certificate is RSA too: over TLS 1.2 mod_ssl installs
+it after the cipher suite was chosen for the server's own certificates."""
 
 import re
 import unittest
@@ -74,6 +76,13 @@ class TestTlsAlpn01(HttpdTestCase):
 
     def test_tls_alpn01(self):
         self.run_scenario()
+
+    def test_tls_alpn01_rsa(self):
+        # The validation certificate is ECDSA; the server's own certificates RSA only.
+        httpd, pebble = self.run_scenario(key_types="rsa-2048")
+        tls = httpd.chain("alpn.example.org")
+        self.assertEqual(harness.cert_info(tls.leaf)["key_type"], "rsa")
+        self.assert_verifies(tls, pebble, "alpn.example.org")
 
     def test_tls_alpn01_dual_key_prefers_validation_certificate(self):
         # With an RSA certificate beside the ECDSA one and a client preferring RSA-PSS, the

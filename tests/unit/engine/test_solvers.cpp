@@ -262,6 +262,33 @@ TEST(TlsAlpn01Store, PublishesAValidationCertificateAndRemovesIt) {
     EXPECT_FALSE(store.has(key));
 }
 
+TEST(TlsAlpn01Store, ValidationKeyIsRsaOnlyWhenTheServerHasNoEcdsaCertificate) {
+    // httpd installs the validation certificate after a TLS 1.2 cipher suite was chosen for the
+    // server's own certificates: an ECDSA one where the server has an ECDSA certificate.
+    FakeClock clock;
+    const std::vector<std::pair<std::vector<crypto::KeyType>, int>> cases = {
+        {{}, EVP_PKEY_EC},
+        {{crypto::KeyType::ecdsa_p384}, EVP_PKEY_EC},
+        {{crypto::KeyType::rsa4096, crypto::KeyType::ecdsa_p256}, EVP_PKEY_EC},
+        {{crypto::KeyType::rsa3072}, EVP_PKEY_RSA},
+    };
+    for (const auto& [types, want] : cases) {
+        MemStore store;
+        CertConfig c;
+        c.challenge = ChallengeType::tls_alpn01;
+        c.key_types = types;
+        make_solver(c, store, clock, nullptr)
+            ->present(dns("example.org"), challenge("tls-alpn-01", "token"), "token.thumb");
+        std::optional<std::string> pem = store.load(layout::tls_alpn01_challenge("example.org"));
+        ASSERT_TRUE(pem);
+        crypto::PKey pkey = crypto::private_key_from_pem(*pem);
+        EXPECT_EQ(EVP_PKEY_get_base_id(pkey.get()), want) << types.size();
+        if (want == EVP_PKEY_RSA) {
+            EXPECT_EQ(EVP_PKEY_get_bits(pkey.get()), 2048);
+        }
+    }
+}
+
 TEST(MakeSolver, PicksByChallengeType) {
     MemStore store;
     FakeClock clock;
