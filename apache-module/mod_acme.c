@@ -1410,7 +1410,6 @@ static void acme_close_pipes(void)
     }
 }
 
-
 /* Runs in the child's exit; with prefork possibly from a signal handler (just_die): see
  * acme_stop_and_wait. */
 static apr_status_t acme_child_cleanup(void *data)
