@@ -129,15 +129,45 @@ def dns_hook_path():
 # Small utilities
 
 
-def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago (bind port 0, read it, close).
+# Ports. Parallel tests never share a port: ctest gives each integration test a block of its own
+# (ACME_TEST_PORT_BASE, ACME_TEST_PORT_COUNT; see tests/CMakeLists.txt), below the kernel's
+# ephemeral range (32768-60999 on Debian), where no outgoing connection takes a port either.
+# Within a test, free_port() hands out the block's ports in turn, skipping any that cannot be
+# bound at that moment. A test run by hand (no ctest) gets a block picked from its process id.
 
-    There is a small window in which another process may take it; :class:`Pebble` retries with
-    new ports when a listener fails with "address already in use".
+_PORT_BLOCK = 250
+_port_lock = threading.Lock()
+_port_next = None
+
+
+def _port_block():
+    base = os.environ.get("ACME_TEST_PORT_BASE")
+    if base:
+        return int(base), int(os.environ.get("ACME_TEST_PORT_COUNT", _PORT_BLOCK))
+    return 33000 - _PORT_BLOCK * (1 + os.getpid() % 80), _PORT_BLOCK
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that no other test uses and that was free a moment ago.
+
+    Ports come from this test's own block (see above), one after the other, so another test
+    running in parallel cannot take it between this call and the server's bind.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOCALHOST, 0))
-        return s.getsockname()[1]
+    global _port_next
+    base, count = _port_block()
+    with _port_lock:
+        if _port_next is None:
+            _port_next = 0
+        for _ in range(count):
+            port = base + _port_next
+            _port_next = (_port_next + 1) % count
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((LOCALHOST, port))
+                except OSError:
+                    continue
+            return port
+    raise HarnessError("no free port left in %d-%d" % (base, base + count - 1))
 
 
 def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
