@@ -24,6 +24,14 @@ std::string time_text(int64_t t) {
     }
 }
 
+// "6d", "12h", "90m", "45s": the largest unit that divides the duration.
+std::string duration_text(int64_t secs) {
+    if (secs % kDay == 0) return std::to_string(secs / kDay) + "d";
+    if (secs % 3600 == 0) return std::to_string(secs / 3600) + "h";
+    if (secs % 60 == 0) return std::to_string(secs / 60) + "m";
+    return std::to_string(secs) + "s";
+}
+
 int64_t clamp_poll(int64_t retry_after, int64_t now, int64_t dflt) {
     if (retry_after <= 0) return now + dflt;
     return now + std::clamp(retry_after - now, kAriPollMin, kAriPollMax);
@@ -150,6 +158,9 @@ RenewWindow parse_renew_window(std::string_view text) {
         bad_window(text, kExpected);
     }
     if (secs <= 0) bad_window(text, "the duration must be positive");
+    if (secs > kRenewWindowMax)
+        bad_window(text, "it is longer than any certificate lives (at most 398d, the longest "
+                         "validity of a publicly trusted certificate)");
     w.kind = RenewWindow::Kind::before_expiry;
     w.seconds = secs;
     return w;
@@ -221,6 +232,17 @@ Decision decide(const CertFacts& facts, ScheduleState& s, const Policy& policy, 
             s.renewal_at = best.at;
             s.renewal_basis = std::move(basis);
             s.renewal_source = best.source;
+            if (policy.renew_window.kind == RenewWindow::Kind::before_expiry) {
+                for (const CertFacts::Key& k : facts.keys) {
+                    if (policy.renew_window.seconds < k.not_after - k.not_before) continue;
+                    d.warning = "the renew window (" + duration_text(policy.renew_window.seconds) +
+                                " before expiry) is not shorter than the " + k.key_type +
+                                " certificate's lifetime (" +
+                                duration_text(k.not_after - k.not_before) +
+                                "); the default renewal point applies";
+                    break;
+                }
+            }
         }
         due = s.renewal_at;
         why = "renewal point (" + s.renewal_source + ") " + time_text(s.renewal_at);
@@ -248,8 +270,8 @@ Decision decide(const CertFacts& facts, ScheduleState& s, const Policy& policy, 
     return d;
 }
 
-void record_failure(ScheduleState& s, const Error& error, int64_t now, size_t n_cas,
-                    const std::string& config_hash, const Rng& rng) {
+bool record_failure(ScheduleState& s, const Error& error, int64_t now, size_t n_cas,
+                    const std::string& config_hash, const Rng& rng, int64_t expires_at) {
     if (n_cas == 0) n_cas = 1;
     s.ca_index = current_ca(s, n_cas);
     s.fails += 1;
@@ -294,6 +316,18 @@ void record_failure(ScheduleState& s, const Error& error, int64_t now, size_t n_
             std::max(s.retry_not_before, std::min(error.retry_after(), now + kRetryAfterMax));
     }
     if (s.retry_not_before > s.next_attempt) s.next_attempt = s.retry_not_before;
+
+    bool shortened = false;
+    if (expires_at > now) {
+        const int64_t limit = now + std::max(kBackoffBase, (expires_at - now) / 2);
+        if (s.retry_not_before > limit) {
+            shortened = error.retry_after() > limit;
+            s.retry_not_before = limit;
+        }
+        s.next_attempt = std::min(s.next_attempt, limit);
+    }
+    s.next_at = s.next_attempt;
+    return shortened;
 }
 
 void record_success(ScheduleState& s, int64_t now) {

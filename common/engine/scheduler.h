@@ -46,6 +46,8 @@ constexpr int64_t kDay = 86400;
 constexpr int64_t kBackoffBase = 60;
 constexpr int64_t kBackoffCap = kDay;
 constexpr int kBackoffJitterPercent = 20;
+// The longest renew window accepted: the longest validity of a publicly trusted certificate.
+constexpr int64_t kRenewWindowMax = 398 * kDay;
 // The longest Retry-After honoured (a larger value is cut to this).
 constexpr int64_t kRetryAfterMax = 7 * kDay;
 // rateLimited without a Retry-After waits at least this long.
@@ -178,6 +180,9 @@ struct Decision {
     int64_t ari_poll_at = 0;
     std::string source;  // "ari", "lifetime", "override", "order-pending"
     std::string reason;  // for the log: "no ecdsa-p256 certificate stored", "renewal point ..."
+    // Set when the renewal point was picked now and the configured override could not apply
+    // (a window not shorter than the lifetime): the caller logs it, once per picked point.
+    std::string warning;
 
     int64_t wake_at() const { return ari_poll_at && ari_poll_at < at ? ari_poll_at : at; }
 };
@@ -210,10 +215,16 @@ Decision decide(const CertFacts& facts, ScheduleState& s, const Policy& policy, 
 //    (safety retry after 24 h); with several CAs a permanent refusal moves on to the next CA at
 //    once and retries there after the transient backoff;
 //  - failover: after 3 consecutive transient failures at one CA, move to the next (wrapping) and
-//    forget the old CA's Retry-After.
+//    forget the old CA's Retry-After;
+//  - never past the certificate in service: when `expires_at` (the earliest not_after of the
+//    stored certificates; 0 = none stored) is still ahead, every wait (backoff, Retry-After,
+//    rateLimited, the permanent safety retry) ends by now + max(60 s, half the time left), so a
+//    CA's long Retry-After on a short-lived certificate still leaves retries before it expires.
 // n_cas is the number of configured CAs (0 is treated as 1); config_hash the current one.
-void record_failure(ScheduleState& s, const Error& error, int64_t now, size_t n_cas,
-                    const std::string& config_hash, const Rng& rng);
+// s.next_at becomes the next attempt. Returns true when the CA's Retry-After was shortened to
+// stay before expiry (the caller logs it).
+bool record_failure(ScheduleState& s, const Error& error, int64_t now, size_t n_cas,
+                    const std::string& config_hash, const Rng& rng, int64_t expires_at = 0);
 
 // Records a successful order: failures and the last error are cleared, the CA stays, the renewal
 // point is forgotten (the next decide() picks one for the new certificate).

@@ -380,6 +380,12 @@ TEST(Scheduler, OverrideLongerThanLifetimeFallsBackToLifetimeRule) {
     EXPECT_EQ(d.source, "lifetime");
     EXPECT_EQ(d.at, nb + 3 * kDay);
     EXPECT_EQ(d.action, Decision::Action::wait) << "must not renew in a loop";
+    EXPECT_EQ(d.warning,
+              "the renew window (30d before expiry) is not shorter than the ecdsa-p256 "
+              "certificate's lifetime (6d); the default renewal point applies");
+    // Said when the point is picked, not at every later decision.
+    EXPECT_EQ(decide(f, s, policy("30d"), kNow + 60, lowest()).warning, "");
+    EXPECT_EQ(decide(f, s, policy("2d"), kNow + 60, lowest()).warning, "");
 }
 
 TEST(RenewWindow, Parses) {
@@ -416,6 +422,8 @@ TEST(RenewWindow, RefusesWithClearMessages) {
         {"0d", "must be positive"},
         {"-30d", "expected a duration"},
         {"30 d", "expected a duration"},
+        {"399d", "longer than any certificate lives (at most 398d"},
+        {"9999999999d", "longer than any certificate lives"},
     };
     for (const Case& c : cases) {
         try {
@@ -515,6 +523,47 @@ TEST(Scheduler, AnAbsurdRetryAfterIsCutToAWeek) {
     record_failure(s, e, kNow, 1, "h1", middle());
     EXPECT_EQ(s.retry_not_before, kNow + kRetryAfterMax);
     EXPECT_EQ(s.next_attempt, kNow + kRetryAfterMax);
+}
+
+TEST(Scheduler, RetryAfterNeverParksARenewalPastExpiry) {
+    // A one-hour certificate with 40 minutes left; the CA says come back in a day.
+    ScheduleState s;
+    Error e(Status::ca, "service unavailable");
+    e.set_retry_after(kNow + kDay);
+    const int64_t expires = kNow + 40 * 60;
+    EXPECT_TRUE(record_failure(s, e, kNow, 1, "h1", middle(), expires));
+    EXPECT_EQ(s.retry_not_before, kNow + 20 * 60) << "half of the time left";
+    EXPECT_EQ(s.next_attempt, kNow + 20 * 60);
+    EXPECT_EQ(s.next_at, kNow + 20 * 60) << "the status shows the next attempt";
+    // The next failure, again with a day: half of the 20 minutes then left.
+    EXPECT_TRUE(record_failure(s, e, kNow + 20 * 60, 1, "h1", middle(), expires));
+    EXPECT_EQ(s.next_attempt, kNow + 30 * 60);
+    // Never closer than a minute, even in the last seconds.
+    EXPECT_TRUE(record_failure(s, e, expires - 10, 1, "h1", middle(), expires));
+    EXPECT_EQ(s.next_attempt, expires - 10 + 60);
+
+    // A 6-day shortlived certificate at its renewal point (3 days left) and an HTTP-date a
+    // week out: retried within a day and a half.
+    ScheduleState w;
+    Error week(Status::ca, "rate limited");
+    week.set_problem(kRateLimited).set_retry_after(kNow + 7 * kDay);
+    EXPECT_TRUE(record_failure(w, week, kNow, 1, "h1", middle(), kNow + 3 * kDay));
+    EXPECT_EQ(w.next_attempt, kNow + 3 * kDay / 2);
+
+    // Backoff and the permanent safety retry are bounded too, without a "shortened" report.
+    ScheduleState p;
+    EXPECT_FALSE(record_failure(p, permanent_error(), kNow, 1, "h1", middle(), kNow + 4 * kHour));
+    EXPECT_EQ(p.next_attempt, kNow + 2 * kHour);
+    // A Retry-After inside the bound is kept as it is.
+    ScheduleState k;
+    Error hour(Status::ca, "busy");
+    hour.set_retry_after(kNow + kHour);
+    EXPECT_FALSE(record_failure(k, hour, kNow, 1, "h1", middle(), kNow + 30 * kDay));
+    EXPECT_EQ(k.next_attempt, kNow + kHour);
+    // Nothing in service (first order): no bound but the week.
+    ScheduleState n;
+    EXPECT_FALSE(record_failure(n, week, kNow, 1, "h1", middle(), 0));
+    EXPECT_EQ(n.next_attempt, kNow + 7 * kDay);
 }
 
 TEST(Scheduler, ShortRetryAfterOnATransientError) {
