@@ -49,7 +49,12 @@ struct RequestContext {
     const char* errbuf;
     const TransportOptions& options;
     bool body_too_large;
+    bool headers_too_large;
 };
+
+// No ACME answer needs more header bytes than this; libcurl itself refuses a single header line
+// over 100 KiB (CURL_MAX_HTTP_HEADER) with CURLE_OUT_OF_MEMORY.
+constexpr size_t kMaxHeaderBytes = 64 * 1024;
 
 // The one mapping from CURLcode to acme::Error.
 Error curl_error(CURLcode rc, const RequestContext& ctx) {
@@ -58,6 +63,12 @@ Error curl_error(CURLcode rc, const RequestContext& ctx) {
         return Error(Status::network, "response from " + ctx.url + " exceeds " +
                                           std::to_string(ctx.options.max_response_bytes) +
                                           " bytes");
+    }
+    if (ctx.headers_too_large || rc == CURLE_OUT_OF_MEMORY) {
+        // libcurl's own allocations failing is far less likely than an oversized header line.
+        return Error(Status::network, "the response headers from " + ctx.url + " exceed " +
+                                          std::to_string(kMaxHeaderBytes / 1024) +
+                                          " KiB (or libcurl ran out of memory)");
     }
     if (rc == CURLE_ABORTED_BY_CALLBACK && ctx.options.cancel && ctx.options.cancel->load())
         return Error(Status::internal, where + "cancelled");
@@ -93,6 +104,8 @@ struct Received {
     HttpResponse response;
     size_t max_bytes = 0;
     bool too_large = false;
+    size_t header_bytes = 0;
+    bool headers_too_large = false;
 };
 
 size_t on_body(char* data, size_t size, size_t nmemb, void* userdata) {
@@ -117,6 +130,11 @@ std::string_view trim(std::string_view v) {
 size_t on_header(char* data, size_t size, size_t nmemb, void* userdata) {
     auto* r = static_cast<Received*>(userdata);
     const size_t n = size * nmemb;
+    r->header_bytes += n;
+    if (r->header_bytes > kMaxHeaderBytes) {
+        r->headers_too_large = true;
+        return 0;  // aborts the transfer
+    }
     std::string_view line(data, n);
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
     if (line.empty()) return n;  // end of a header block
@@ -160,7 +178,7 @@ class CurlTransport : public Transport {
         errbuf_[0] = '\0';
         Received rx;
         rx.max_bytes = options_.max_response_bytes;
-        RequestContext ctx{req.method, req.url, errbuf_, options_, false};
+        RequestContext ctx{req.method, req.url, errbuf_, options_, false, false};
 
         auto set = [&](CURLoption opt, auto value) {
             CURLcode rc = curl_easy_setopt(h, opt, value);
@@ -220,6 +238,7 @@ class CurlTransport : public Transport {
         CURLcode rc = curl_easy_perform(h);
         if (rc != CURLE_OK) {
             ctx.body_too_large = rx.too_large;
+            ctx.headers_too_large = rx.headers_too_large;
             throw curl_error(rc, ctx);
         }
         long status = 0;

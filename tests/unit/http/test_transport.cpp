@@ -427,6 +427,25 @@ TEST(CurlTransport, ResponseOverTheCapThrowsWithoutContentLength) {
     expect_network_error(*t, req, "response from " + req.url + " exceeds 4096 bytes");
 }
 
+TEST(CurlTransport, OversizedHeadersAreNamedNotOutOfMemory) {
+    // One 200 KB header line (over libcurl's own 100 KiB limit), and many small ones.
+    TinyHttpServer big([](const ReceivedRequest&) {
+        return "HTTP/1.1 200 OK\r\nX-Big: " + std::string(200000, 'h') +
+               "\r\nContent-Length: 0\r\n\r\n";
+    });
+    TinyHttpServer many([](const ReceivedRequest&) {
+        std::string r = "HTTP/1.1 200 OK\r\n";
+        for (int i = 0; i < 2000; ++i) r += "X-H" + std::to_string(i) + ": " + std::string(60, 'v') + "\r\n";
+        return r + "Content-Length: 0\r\n\r\n";
+    });
+    for (TinyHttpServer* s : {&big, &many}) {
+        auto t = make_curl_transport(test_options());
+        HttpRequest req;
+        req.url = s->url("/h");
+        expect_network_error(*t, req, "the response headers from " + req.url + " exceed 64 KiB");
+    }
+}
+
 TEST(CurlTransport, ResponseExactlyAtTheCapIsAccepted) {
     TinyHttpServer server([](const ReceivedRequest&) {
         return "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + std::string(4096, 'c');
