@@ -122,13 +122,14 @@ APLOG_USE_MODULE(acme);
 /* The settings of a server; each remembers where it was set (file NULL: not set here). */
 enum acme_field {
     F_ENABLED, F_CA, F_EMAIL, F_TOS, F_STORE, F_CAROOT, F_DOMAINS, F_KEYTYPE, F_CHALLENGE,
-    F_DNSHOOK, F_DNSWAIT, F_EAB, F_PROFILE, F_WINDOW, F_CHAIN, F_NFIELDS
+    F_DNSHOOK, F_DNSWAIT, F_EAB, F_PROFILE, F_WINDOW, F_CHAIN, F_CHAINROOTS, F_NFIELDS
 };
 
 static const char *const acme_field_directive[F_NFIELDS] = {
     "ACME On", "ACMECertificateAuthority", "ACMEContactEmail", "ACMEAgreeTOS", "ACMEStoreDir",
     "ACMECARoot", "ACMEDomains", "ACMEKeyType", "ACMEChallenge", "ACMEDNSHook", "ACMEDNSWait",
-    "ACMEExternalAccountBinding", "ACMEProfile", "ACMERenewWindow", "ACMEPreferredChain"};
+    "ACMEExternalAccountBinding", "ACMEProfile", "ACMERenewWindow", "ACMEPreferredChain",
+    "ACMEChainRoots"};
 
 typedef struct acme_where {
     const char *file;
@@ -159,7 +160,8 @@ typedef struct acme_srv_conf {
     const char *challenge;
     const char *dns_hook;
     int dns_wait;
-    const char *eab_kid, *eab_key, *eab_alg;
+    const char *eab_kid, *eab_key, *eab_alg, *eab_key_file;
+    const char *chain_roots;
     const char *profile;
     const char *renew_window;
     const char *preferred_chain;
@@ -218,7 +220,8 @@ static void *acme_merge_srv(apr_pool_t *p, void *basev, void *addv)
     ACME_MERGE(F_DNSHOOK, c->dns_hook = from->dns_hook;);
     ACME_MERGE(F_DNSWAIT, c->dns_wait = from->dns_wait;);
     ACME_MERGE(F_EAB, c->eab_kid = from->eab_kid; c->eab_key = from->eab_key;
-               c->eab_alg = from->eab_alg;);
+               c->eab_alg = from->eab_alg; c->eab_key_file = from->eab_key_file;);
+    ACME_MERGE(F_CHAINROOTS, c->chain_roots = from->chain_roots;);
     ACME_MERGE(F_PROFILE, c->profile = from->profile;);
     ACME_MERGE(F_WINDOW, c->renew_window = from->renew_window;);
     ACME_MERGE(F_CHAIN, c->preferred_chain = from->preferred_chain;);
@@ -317,9 +320,11 @@ static const char *acme_cmd_store(cmd_parms *cmd, void *dc, const char *path)
     return NULL;
 }
 
-static const char *acme_cmd_ca_root(cmd_parms *cmd, void *dc, const char *path)
+/* ACMECARoot, ACMEChainRoots: a PEM file, relative to ServerRoot */
+static const char *acme_cmd_pem_file(cmd_parms *cmd, void *dc, const char *path)
 {
     acme_srv_conf *c = acme_cmd_conf(cmd);
+    enum acme_field field = (enum acme_field)(intptr_t)cmd->info;
     const char *full = ap_server_root_relative(cmd->pool, path);
     apr_finfo_t fi;
 
@@ -329,8 +334,13 @@ static const char *acme_cmd_ca_root(cmd_parms *cmd, void *dc, const char *path)
         return apr_psprintf(cmd->pool, "%s: '%s' is not a readable file", cmd->cmd->name,
                             full ? full : path);
     }
-    acme_remember(cmd, c, F_CAROOT);
-    c->ca_root = full;
+    acme_remember(cmd, c, field);
+    if (field == F_CAROOT) {
+        c->ca_root = full;
+    }
+    else {
+        c->chain_roots = full;
+    }
     return NULL;
 }
 
@@ -455,7 +465,18 @@ static const char *acme_cmd_eab(cmd_parms *cmd, void *dc, const char *kid, const
     }
     acme_remember(cmd, c, F_EAB);
     c->eab_kid = kid;
-    c->eab_key = key;
+    c->eab_key = NULL;
+    c->eab_key_file = NULL;
+    if (strncmp(key, "file:", 5) == 0 && key[5]) {
+        /* the key from a file, so that the configuration does not show it */
+        c->eab_key_file = ap_server_root_relative(cmd->pool, key + 5);
+        if (!c->eab_key_file) {
+            return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, key + 5);
+        }
+    }
+    else {
+        c->eab_key = key;
+    }
     c->eab_alg = alg;
     return NULL;
 }
@@ -497,8 +518,12 @@ static const command_rec acme_cmds[] = {
                  "On: agree to the CA's terms of service"),
     AP_INIT_TAKE1("ACMEStoreDir", acme_cmd_store, NULL, RSRC_CONF,
                   "directory of the certificate store (default " ACME_DEFAULT_STORE_DIR ")"),
-    AP_INIT_TAKE1("ACMECARoot", acme_cmd_ca_root, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ACMECARoot", acme_cmd_pem_file, (void *)(intptr_t)F_CAROOT, RSRC_CONF,
                   "PEM file trusted for the CA's HTTPS endpoint (private CA)"),
+    AP_INIT_TAKE1("ACMEChainRoots", acme_cmd_pem_file, (void *)(intptr_t)F_CHAINROOTS,
+                  RSRC_CONF,
+                  "PEM file of the roots an issued chain must reach (default: the system "
+                  "trust store)"),
     AP_INIT_ITERATE("ACMEDomains", acme_cmd_domains, NULL, RSRC_CONF,
                     "names of the certificate (default: ServerName and ServerAlias)"),
     AP_INIT_TAKE12("ACMEKeyType", acme_cmd_key_type, NULL, RSRC_CONF,
@@ -512,8 +537,8 @@ static const command_rec acme_cmds[] = {
                   "dns-01: wait this long after the hook before the CA looks (30, 30s, 2m; at "
                   "most 1h)"),
     AP_INIT_TAKE23("ACMEExternalAccountBinding", acme_cmd_eab, NULL, RSRC_CONF,
-                   "external account binding: key id, base64url HMAC key, optional HS256 "
-                   "(default), HS384 or HS512"),
+                   "external account binding: key id, base64url HMAC key (or file:PATH), "
+                   "optional HS256 (default), HS384 or HS512"),
     AP_INIT_TAKE1("ACMEProfile", acme_cmd_string, (void *)(intptr_t)F_PROFILE, RSRC_CONF,
                   "ACME certificate profile (e.g. shortlived)"),
     AP_INIT_TAKE1("ACMERenewWindow", acme_cmd_string, (void *)(intptr_t)F_WINDOW, RSRC_CONF,
@@ -535,19 +560,14 @@ static const char **acme_strings(const apr_array_header_t *a)
     return a ? (const char **)a->elts : NULL;
 }
 
-/* A valid CA URL standing in for a configured one while another directive is checked, or for
- * one already reported. */
-static const char *const acme_dummy_ca[] = {"https://ca.invalid/directory"};
-
-/* The core's configuration of a managed server, leaving out the fields in `omit` (a bit mask
- * of 1 << field; used to find the directive at fault). Strings live in p. */
+/* The core's configuration of a managed server. Strings live in p. */
 static void acme_build_config(apr_pool_t *p, server_rec *s, const acme_srv_conf *c,
-                              unsigned omit, acme_cert_config *cfg)
+                              acme_cert_config *cfg)
 {
     apr_array_header_t *names;
     int i;
 
-#define ACME_USE(field) (c->where[field].file && !(omit & (1u << (field))))
+#define ACME_USE(field) (c->where[field].file)
     memset(cfg, 0, sizeof(*cfg));
     cfg->struct_size = sizeof(*cfg);
     if (ACME_USE(F_DOMAINS) && c->domains && c->domains->nelts) {
@@ -579,11 +599,7 @@ static void acme_build_config(apr_pool_t *p, server_rec *s, const acme_srv_conf 
     cfg->renew_window = ACME_USE(F_WINDOW) ? c->renew_window : NULL;
     cfg->preferred_chain = ACME_USE(F_CHAIN) ? c->preferred_chain : NULL;
     cfg->account.struct_size = sizeof(cfg->account);
-    if (omit & (1u << F_CA)) { /* reported at its own line: a valid stand-in */
-        cfg->account.ca_urls = acme_dummy_ca;
-        cfg->account.n_ca_urls = 1;
-    }
-    else if (c->ca_urls) {
+    if (c->ca_urls) {
         cfg->account.ca_urls = acme_strings(c->ca_urls);
         cfg->account.n_ca_urls = (size_t)c->ca_urls->nelts;
     }
@@ -596,8 +612,10 @@ static void acme_build_config(apr_pool_t *p, server_rec *s, const acme_srv_conf 
     if (ACME_USE(F_EAB)) {
         cfg->account.eab_kid = c->eab_kid;
         cfg->account.eab_hmac_key = c->eab_key;
+        cfg->account.eab_hmac_key_file = c->eab_key_file;
         cfg->account.eab_alg = c->eab_alg;
     }
+    cfg->account.chain_roots = ACME_USE(F_CHAINROOTS) ? c->chain_roots : NULL;
 #undef ACME_USE
 }
 
@@ -625,6 +643,8 @@ static const char *acme_config_key(apr_pool_t *p, const acme_cert_config *cfg)
     ACME_KEY_ADD("eab:", a->eab_kid);
     ACME_KEY_ADD("eabk:", a->eab_hmac_key);
     ACME_KEY_ADD("eaba:", a->eab_alg);
+    ACME_KEY_ADD("eabf:", a->eab_hmac_key_file);
+    ACME_KEY_ADD("roots:", a->chain_roots);
 #undef ACME_KEY_ADD
     return k;
 }
@@ -713,79 +733,37 @@ static void acme_config_error(const char *where, const char *what, const char *m
                  ACMELOGNO(01001) "%s: %s: %s", where, what, msg);
 }
 
-/* A known-valid configuration plus one directive (and what it depends on): valid exactly when
- * that directive's value is. */
-static void acme_isolated_config(const acme_srv_conf *c, enum acme_field f,
-                                 acme_cert_config *cfg)
-{
-    static const char *const dummy_domain[] = {"example.org"};
-
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->struct_size = sizeof(*cfg);
-    cfg->domains = dummy_domain;
-    cfg->n_domains = 1;
-    cfg->account.struct_size = sizeof(cfg->account);
-    cfg->account.ca_urls = acme_dummy_ca;
-    cfg->account.n_ca_urls = 1;
-    switch (f) {
-    case F_WINDOW:
-        cfg->renew_window = c->renew_window;
-        break;
-    case F_PROFILE:
-        cfg->profile = c->profile;
-        break;
-    case F_CHAIN:
-        cfg->preferred_chain = c->preferred_chain;
-        break;
-    case F_EAB:
-        cfg->account.eab_kid = c->eab_kid;
-        cfg->account.eab_hmac_key = c->eab_key;
-        cfg->account.eab_alg = c->eab_alg;
-        break;
-    case F_CAROOT:
-        cfg->account.ca_root = c->ca_root;
-        break;
-    case F_EMAIL:
-        cfg->account.contacts = acme_strings(c->contacts);
-        cfg->account.n_contacts = c->contacts ? (size_t)c->contacts->nelts : 0;
-        break;
-    case F_CA:
-        cfg->account.ca_urls = acme_strings(c->ca_urls);
-        cfg->account.n_ca_urls = c->ca_urls ? (size_t)c->ca_urls->nelts : 0;
-        break;
-    case F_KEYTYPE:
-        cfg->key_types = c->key_types;
-        cfg->n_key_types = (size_t)c->n_key_types;
-        break;
-    case F_DOMAINS: /* names are checked against the challenge, dns-01 needs its hook */
-        cfg->domains = acme_strings(c->domains);
-        cfg->n_domains = c->domains ? (size_t)c->domains->nelts : 0;
-        cfg->challenge = c->challenge;
-        break;
-    case F_CHALLENGE:
-        cfg->challenge = c->challenge;
-        break;
-    case F_DNSHOOK:
-        cfg->challenge = "dns-01";
-        break;
-    default:
-        break;
-    }
-    if ((f == F_DOMAINS || f == F_CHALLENGE || f == F_DNSHOOK) && c->where[F_DNSHOOK].file) {
-        cfg->dns_hook = c->dns_hook;
-    }
-}
-
 /* Validates cfg alone (no store is touched); NULL when valid (*name_out, if given, gets the
- * certificate's store name), else the core's message. */
+ * certificate's store name), else the core's message, and in *field (when given) the directive
+ * it concerns (F_NFIELDS: none in particular). */
 static const char *acme_check_alone(apr_pool_t *p, const acme_cert_config *cfg,
-                                    const char **name_out)
+                                    const char **name_out, enum acme_field *field)
 {
+    static const struct {
+        const char *name;
+        enum acme_field field;
+    } fields[] = {{"ca_urls", F_CA},          {"contacts", F_EMAIL},
+                  {"ca_root", F_CAROOT},      {"chain_roots", F_CHAINROOTS},
+                  {"domains", F_DOMAINS},     {"key_types", F_KEYTYPE},
+                  {"challenge", F_CHALLENGE}, {"dns_hook", F_DNSHOOK},
+                  {"dns_propagation_seconds", F_DNSWAIT},
+                  {"eab_kid", F_EAB},         {"eab_hmac_key", F_EAB},
+                  {"eab_alg", F_EAB},         {"profile", F_PROFILE},
+                  {"renew_window", F_WINDOW}, {"preferred_chain", F_CHAIN}};
     acme_error *err = NULL;
     char *name = NULL;
     acme_status st = acme_cert_config_validate(cfg, name_out ? &name : NULL, &err);
+    size_t i;
 
+    if (field) {
+        *field = F_NFIELDS;
+    }
     if (st != ACME_OK) {
+        for (i = 0; field && err && i < sizeof(fields) / sizeof(fields[0]); ++i) {
+            if (!strcmp(acme_error_field(err), fields[i].name)) {
+                *field = fields[i].field;
+            }
+        }
         return acme_err_text(p, st, err);
     }
     if (name_out) {
@@ -795,64 +773,49 @@ static const char *acme_check_alone(apr_pool_t *p, const acme_cert_config *cfg,
     return NULL;
 }
 
-/* After the configuration of server s failed with `msg`: reports every directive of s that is
- * invalid on its own (each at its own file:line); then, if the
- * rest is still invalid together (names versus challenge, a missing setting), that at the
- * ACME On of s; and when s is valid alone, the clash with the server named in `owners`. */
+/* The configuration of server s failed with `msg`, about the directive `field`: reported at
+ * that directive's file:line when it was written, else at the ACME On of s (with, for a clash
+ * of store names, the server named in `owners`). */
 static void acme_report(apr_pool_t *p, const char *dir, server_rec *s, const acme_srv_conf *c,
-                        const char *msg, apr_hash_t *owners)
+                        const char *msg, enum acme_field field, const char *name,
+                        apr_hash_t *owners, apr_hash_t *reported)
 {
-    static const enum acme_field candidates[] = {
-        F_CA, F_WINDOW, F_PROFILE, F_CHAIN, F_EAB, F_CAROOT, F_EMAIL, F_KEYTYPE, F_DNSHOOK,
-        F_CHALLENGE, F_DOMAINS};
-    const char *who = acme_server_id(p, s), *rest;
-    acme_cert_config cfg;
-    const char *alone = NULL;
+    const char *who = acme_server_id(p, s), *where;
     server_rec *owner;
-    unsigned omit = 0;
-    size_t i;
 
-    for (i = 0; i < sizeof(candidates) / sizeof(candidates[0]); ++i) {
-        enum acme_field f = candidates[i];
-        const char *why;
-
-        if (!c->where[f].file) {
-            continue;
+    if (field != F_NFIELDS && c->where[field].file) {
+        /* A directive of the main server that several virtual hosts inherit: said once. */
+        where = apr_psprintf(p, "%s:%u", c->where[field].file, c->where[field].line);
+        if (apr_hash_get(reported, apr_pstrcat(p, where, msg, NULL), APR_HASH_KEY_STRING)) {
+            return;
         }
-        acme_isolated_config(c, f, &cfg);
-        if ((why = acme_check_alone(p, &cfg, NULL))) {
-            omit |= 1u << f;
-            acme_config_error(apr_psprintf(p, "%s:%u", c->where[f].file, c->where[f].line),
-                              apr_psprintf(p, "%s for %s", acme_field_directive[f], who), why);
-        }
+        apr_hash_set(reported, apr_pstrcat(p, where, msg, NULL), APR_HASH_KEY_STRING, "");
+        acme_config_error(where,
+                          apr_psprintf(p, "%s for %s", acme_field_directive[field], who), msg);
+        return;
     }
-    acme_build_config(p, s, c, omit, &cfg);
-    if ((rest = acme_check_alone(p, &cfg, &alone))) {
-        if (!c->where[F_DOMAINS].file) {
-            rest = apr_pstrcat(p, rest, " (the names come from ServerName and ServerAlias; "
-                               "ACMEDomains sets them explicitly)", NULL);
-        }
-        acme_config_error(acme_server_where(p, s, c),
-                          apr_psprintf(p, "ACME On for %s", who), rest);
+    if (field == F_DOMAINS) {
+        msg = apr_pstrcat(p, msg, " (the names come from ServerName and ServerAlias; "
+                          "ACMEDomains sets them explicitly)", NULL);
     }
-    else if (!omit) {
+    else if (name) {
         /* Valid alone: it clashes with the certificate of another server. */
-        owner = apr_hash_get(owners, apr_pstrcat(p, dir, "\nname:", alone, NULL),
+        owner = apr_hash_get(owners, apr_pstrcat(p, dir, "\nname:", name, NULL),
                              APR_HASH_KEY_STRING);
         if (owner) {
             msg = apr_psprintf(p, "%s; the other one is managed for %s with different settings "
                                "(make the settings equal, or set ACMEDomains)", msg,
                                acme_server_id(p, owner));
         }
-        acme_config_error(acme_server_where(p, s, c),
-                          apr_psprintf(p, "ACME On for %s", who), msg);
     }
+    acme_config_error(acme_server_where(p, s, c), apr_psprintf(p, "ACME On for %s", who), msg);
 }
 
 static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                              server_rec *main_server)
 {
     apr_hash_t *owners = apr_hash_make(ptemp); /* store dir + key or name -> server_rec* */
+    apr_hash_t *reported = apr_hash_make(ptemp); /* errors said at a directive's line */
     apr_array_header_t *managed;
     int failed = 0, i;
 
@@ -863,16 +826,17 @@ static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         server_rec *s = APR_ARRAY_IDX(managed, i, server_rec *);
         acme_srv_conf *c = acme_conf(s);
         const char *dir, *config_key, *name_key, *msg, *name = NULL;
+        enum acme_field field;
         acme_cert_config cfg;
 
         dir = acme_store_dir(c);
-        acme_build_config(ptemp, s, c, 0, &cfg);
+        acme_build_config(ptemp, s, c, &cfg);
         /* Servers with identical settings share a certificate; check it once. */
         config_key = apr_pstrcat(ptemp, dir, "\n", acme_config_key(ptemp, &cfg), NULL);
         if (apr_hash_get(owners, config_key, APR_HASH_KEY_STRING)) {
             continue;
         }
-        msg = acme_check_alone(ptemp, &cfg, &name);
+        msg = acme_check_alone(ptemp, &cfg, &name, &field);
         if (!msg) {
             name_key = apr_pstrcat(ptemp, dir, "\nname:", name, NULL);
             if (!apr_hash_get(owners, name_key, APR_HASH_KEY_STRING)) {
@@ -885,7 +849,7 @@ static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                                "place)", name);
         }
         failed = 1;
-        acme_report(ptemp, dir, s, c, msg, owners);
+        acme_report(ptemp, dir, s, c, msg, field, name, owners, reported);
     }
     return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
@@ -1064,6 +1028,41 @@ static apr_status_t acme_runtime_file_cleanup(void *data)
  * parent's own in httpd's runtime directory: mod_acme-<hash>-<keytype>.pem, mode 0600, created
  * afresh (O_EXCL, O_NOFOLLOW), named per parent process, configuration generation and
  * certificate, and removed when pconf goes away. Returns NULL, or why it failed. */
+/* The runtime directory (DefaultRuntimeDir) exists, or is created (0755) as apache2ctl does
+ * before it starts httpd: a plain "apache2 -f ..." finds none. NULL, or why not. */
+static const char *acme_runtime_dir(apr_pool_t *ptemp)
+{
+    char *dir = ap_runtime_dir_relative(ptemp, "");
+    apr_finfo_t fi;
+    apr_status_t rv;
+    char buf[256];
+    size_t n;
+
+    if (!dir) {
+        return "no runtime directory (DefaultRuntimeDir)";
+    }
+    for (n = strlen(dir); n > 1 && dir[n - 1] == '/'; --n) {
+        dir[n - 1] = '\0';
+    }
+    if (apr_stat(&fi, dir, APR_FINFO_TYPE, ptemp) == APR_SUCCESS) {
+        return fi.filetype == APR_DIR
+                   ? NULL
+                   : apr_psprintf(ptemp, "the runtime directory %s (DefaultRuntimeDir) is not a "
+                                  "directory", dir);
+    }
+    rv = apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT & 0755, ptemp);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(ptemp, "the runtime directory %s (DefaultRuntimeDir) does not exist "
+                            "and cannot be created (%s); create it, set DefaultRuntimeDir, or "
+                            "start httpd through apache2ctl", dir,
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, NULL,
+                 ACMELOGNO(01010) "created the runtime directory %s (DefaultRuntimeDir), as "
+                 "apache2ctl does", dir);
+    return NULL;
+}
+
 static const char *acme_startup_file(apr_pool_t *pconf, apr_pool_t *ptemp, acme_store_rt *rt,
                                      acme_binding *b, size_t i)
 {
@@ -1090,6 +1089,9 @@ static const char *acme_startup_file(apr_pool_t *pconf, apr_pool_t *ptemp, acme_
                                                        b->key_types[i]));
     if (!path) {
         return "no runtime directory (DefaultRuntimeDir)";
+    }
+    if ((why = acme_runtime_dir(ptemp))) {
+        return why;
     }
     st = acme_cert_pem(b->cert, i, &pem, &len, &b->fallback[i], &err);
     if (st != ACME_OK) {
@@ -1169,7 +1171,7 @@ static int acme_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
                          acme_store_dir(c), why);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        acme_build_config(ptemp, s, c, 0, &cfg);
+        acme_build_config(ptemp, s, c, &cfg);
         key = acme_config_key(pconf, &cfg);
         if (!(b = apr_hash_get(rt->certs, key, APR_HASH_KEY_STRING))) {
             b = apr_pcalloc(pconf, sizeof(*b));

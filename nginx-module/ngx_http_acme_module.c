@@ -63,6 +63,42 @@
 #define NGX_HTTP_ACME_V2_ALPN_PROTO   "\x02h2"
 
 
+/* the settings of a server that the core may refuse, one each */
+
+typedef enum {
+    NGX_HTTP_ACME_F_CA = 0,
+    NGX_HTTP_ACME_F_EMAIL,
+    NGX_HTTP_ACME_F_TOS,
+    NGX_HTTP_ACME_F_CA_ROOT,
+    NGX_HTTP_ACME_F_CHAIN_ROOTS,
+    NGX_HTTP_ACME_F_DOMAINS,
+    NGX_HTTP_ACME_F_KEY_TYPE,
+    NGX_HTTP_ACME_F_CHALLENGE,
+    NGX_HTTP_ACME_F_DNS_HOOK,
+    NGX_HTTP_ACME_F_DNS_WAIT,
+    NGX_HTTP_ACME_F_EAB,
+    NGX_HTTP_ACME_F_PROFILE,
+    NGX_HTTP_ACME_F_RENEW_WINDOW,
+    NGX_HTTP_ACME_F_PREFERRED_CHAIN,
+    NGX_HTTP_ACME_NFIELDS
+} ngx_http_acme_field_e;
+
+
+typedef struct {
+    u_char                     *file;
+    ngx_uint_t                  line;
+} ngx_http_acme_where_t;
+
+
+/* cmd->post of a server-level directive: the setter and what it sets */
+
+typedef struct {
+    char                     *(*set)(ngx_conf_t *cf, ngx_command_t *cmd,
+                                     void *conf);
+    ngx_http_acme_field_e       field;
+} ngx_http_acme_directive_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
 
@@ -78,6 +114,8 @@ typedef struct {
     ngx_str_t                   eab_kid;
     ngx_str_t                   eab_key;
     ngx_str_t                   eab_alg;
+    ngx_str_t                   eab_key_file;
+    ngx_str_t                   chain_roots;
     ngx_str_t                   profile;
     ngx_str_t                   renew_window;
     ngx_str_t                   preferred_chain;
@@ -85,6 +123,9 @@ typedef struct {
     /* where "acme on" is, for errors found after parsing */
     u_char                     *file;
     ngx_uint_t                  line;
+
+    /* where each setting was written (in this server or inherited) */
+    ngx_http_acme_where_t       where[NGX_HTTP_ACME_NFIELDS];
 
     /* set in init_main_conf for managed servers */
     acme_cert                  *cert;
@@ -130,6 +171,8 @@ static char *ngx_http_acme_merge_srv_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_acme_postconfiguration(ngx_conf_t *cf);
 
 static char *ngx_http_acme_on(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_acme_set_field(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_acme_set_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_acme_set_path(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -148,6 +191,8 @@ static char *ngx_http_acme_status(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_acme_add_server(ngx_conf_t *cf,
     ngx_http_acme_main_conf_t *amcf, ngx_http_core_srv_conf_t *cscf,
     ngx_http_acme_srv_conf_t *ascf);
+static ngx_http_acme_where_t *ngx_http_acme_where(
+    ngx_http_acme_srv_conf_t *ascf, acme_error *err);
 static ngx_uint_t ngx_http_acme_same_list(ngx_array_t *a, ngx_array_t *b);
 static ngx_uint_t ngx_http_acme_same_str(ngx_str_t *a, ngx_str_t *b);
 static ngx_uint_t ngx_http_acme_same_config(ngx_http_acme_srv_conf_t *a,
@@ -215,6 +260,51 @@ static ngx_str_t  ngx_http_acme_challenges[] = {
 };
 
 
+/* the server-level directives: their setters and settings */
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_ca =
+    { ngx_http_acme_set_list, NGX_HTTP_ACME_F_CA };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_email =
+    { ngx_http_acme_set_list, NGX_HTTP_ACME_F_EMAIL };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_agree_tos =
+    { ngx_conf_set_flag_slot, NGX_HTTP_ACME_F_TOS };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_ca_root =
+    { ngx_http_acme_set_path, NGX_HTTP_ACME_F_CA_ROOT };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_chain_roots =
+    { ngx_http_acme_set_path, NGX_HTTP_ACME_F_CHAIN_ROOTS };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_domains =
+    { ngx_http_acme_set_list, NGX_HTTP_ACME_F_DOMAINS };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_key_type =
+    { ngx_http_acme_key_type, NGX_HTTP_ACME_F_KEY_TYPE };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_challenge =
+    { ngx_http_acme_challenge, NGX_HTTP_ACME_F_CHALLENGE };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_dns_hook =
+    { ngx_http_acme_set_path, NGX_HTTP_ACME_F_DNS_HOOK };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_dns_wait =
+    { ngx_conf_set_sec_slot, NGX_HTTP_ACME_F_DNS_WAIT };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_eab =
+    { ngx_http_acme_eab, NGX_HTTP_ACME_F_EAB };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_profile =
+    { ngx_conf_set_str_slot, NGX_HTTP_ACME_F_PROFILE };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_renew_window =
+    { ngx_conf_set_str_slot, NGX_HTTP_ACME_F_RENEW_WINDOW };
+
+static ngx_http_acme_directive_t  ngx_http_acme_dir_preferred_chain =
+    { ngx_conf_set_str_slot, NGX_HTTP_ACME_F_PREFERRED_CHAIN };
+
+
 static ngx_command_t  ngx_http_acme_commands[] = {
 
     { ngx_string("acme"),
@@ -226,24 +316,24 @@ static ngx_command_t  ngx_http_acme_commands[] = {
 
     { ngx_string("acme_ca"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
-      ngx_http_acme_set_list,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, ca_urls),
-      NULL },
+      &ngx_http_acme_dir_ca },
 
     { ngx_string("acme_email"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
-      ngx_http_acme_set_list,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, emails),
-      NULL },
+      &ngx_http_acme_dir_email },
 
     { ngx_string("acme_agree_tos"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, agree_tos),
-      NULL },
+      &ngx_http_acme_dir_agree_tos },
 
     { ngx_string("acme_store"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -254,73 +344,80 @@ static ngx_command_t  ngx_http_acme_commands[] = {
 
     { ngx_string("acme_ca_root"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_http_acme_set_path,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, ca_root),
-      NULL },
+      &ngx_http_acme_dir_ca_root },
+
+    { ngx_string("acme_chain_roots"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_acme_set_field,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_acme_srv_conf_t, chain_roots),
+      &ngx_http_acme_dir_chain_roots },
 
     { ngx_string("acme_domains"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
-      ngx_http_acme_set_list,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, domains),
-      NULL },
+      &ngx_http_acme_dir_domains },
 
     { ngx_string("acme_key_type"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE12,
-      ngx_http_acme_key_type,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, key_types),
-      NULL },
+      &ngx_http_acme_dir_key_type },
 
     { ngx_string("acme_challenge"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_http_acme_challenge,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, challenge),
-      NULL },
+      &ngx_http_acme_dir_challenge },
 
     { ngx_string("acme_dns_hook"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_http_acme_set_path,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, dns_hook),
-      NULL },
+      &ngx_http_acme_dir_dns_hook },
 
     { ngx_string("acme_dns_wait"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_sec_slot,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, dns_wait),
-      NULL },
+      &ngx_http_acme_dir_dns_wait },
 
     { ngx_string("acme_eab"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE23,
-      ngx_http_acme_eab,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_acme_dir_eab },
 
     { ngx_string("acme_profile"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, profile),
-      NULL },
+      &ngx_http_acme_dir_profile },
 
     { ngx_string("acme_renew_window"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, renew_window),
-      NULL },
+      &ngx_http_acme_dir_renew_window },
 
     { ngx_string("acme_preferred_chain"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_acme_set_field,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_acme_srv_conf_t, preferred_chain),
-      NULL },
+      &ngx_http_acme_dir_preferred_chain },
 
     { ngx_string("acme_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -439,6 +536,8 @@ ngx_http_acme_create_srv_conf(ngx_conf_t *cf)
      *     ascf->eab_kid = { 0, NULL };
      *     ascf->eab_key = { 0, NULL };
      *     ascf->eab_alg = { 0, NULL };
+     *     ascf->eab_key_file = { 0, NULL };
+     *     ascf->chain_roots = { 0, NULL };
      *     ascf->profile = { 0, NULL };
      *     ascf->renew_window = { 0, NULL };
      *     ascf->preferred_chain = { 0, NULL };
@@ -470,11 +569,20 @@ ngx_http_acme_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_acme_srv_conf_t *prev = parent;
     ngx_http_acme_srv_conf_t *conf = child;
 
+    ngx_uint_t  f;
+
+    for (f = 0; f < NGX_HTTP_ACME_NFIELDS; f++) {
+        if (conf->where[f].file == NULL) {
+            conf->where[f] = prev->where[f];
+        }
+    }
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->ca_urls, prev->ca_urls, NULL);
     ngx_conf_merge_ptr_value(conf->emails, prev->emails, NULL);
     ngx_conf_merge_value(conf->agree_tos, prev->agree_tos, 0);
     ngx_conf_merge_str_value(conf->ca_root, prev->ca_root, "");
+    ngx_conf_merge_str_value(conf->chain_roots, prev->chain_roots, "");
     ngx_conf_merge_ptr_value(conf->domains, prev->domains, NULL);
     ngx_conf_merge_ptr_value(conf->key_types, prev->key_types, NULL);
     ngx_conf_merge_str_value(conf->challenge, prev->challenge, "");
@@ -485,11 +593,13 @@ ngx_http_acme_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->eab_kid = prev->eab_kid;
         conf->eab_key = prev->eab_key;
         conf->eab_alg = prev->eab_alg;
+        conf->eab_key_file = prev->eab_key_file;
     }
 
     ngx_conf_merge_str_value(conf->eab_kid, prev->eab_kid, "");
     ngx_conf_merge_str_value(conf->eab_key, prev->eab_key, "");
     ngx_conf_merge_str_value(conf->eab_alg, prev->eab_alg, "");
+    ngx_conf_merge_str_value(conf->eab_key_file, prev->eab_key_file, "");
     ngx_conf_merge_str_value(conf->profile, prev->profile, "");
     ngx_conf_merge_str_value(conf->renew_window, prev->renew_window, "");
     ngx_conf_merge_str_value(conf->preferred_chain, prev->preferred_chain,
@@ -519,6 +629,36 @@ ngx_http_acme_on(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /* "directive value..." into an array of ngx_str_t; each directive once */
+
+/*
+ * every server-level directive: its own setter, then where it was written,
+ * so that the core's refusal of a value is reported at that line
+ */
+
+static char *
+ngx_http_acme_set_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_acme_srv_conf_t *ascf = conf;
+
+    char                       *rv;
+    ngx_command_t               c;
+    ngx_http_acme_directive_t  *d;
+
+    d = cmd->post;
+
+    c = *cmd;
+    c.post = NULL;
+
+    rv = d->set(cf, &c, conf);
+
+    if (rv == NGX_CONF_OK) {
+        ascf->where[d->field].file = cf->conf_file->file.name.data;
+        ascf->where[d->field].line = cf->conf_file->line;
+    }
+
+    return rv;
+}
+
 
 static char *
 ngx_http_acme_set_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -747,11 +887,25 @@ ngx_http_acme_eab(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (value[1].len == 0 || value[2].len == 0) {
-        return "needs a key id and a base64url HMAC key";
+        return "needs a key id and a base64url HMAC key (or file:PATH)";
     }
 
     ascf->eab_kid = value[1];
-    ascf->eab_key = value[2];
+
+    /* "file:PATH": the key is read from a file, so nginx.conf and nginx -T
+     * do not show it */
+
+    if (value[2].len > 5 && ngx_strncmp(value[2].data, "file:", 5) == 0) {
+        ascf->eab_key_file.data = value[2].data + 5;
+        ascf->eab_key_file.len = value[2].len - 5;
+
+        if (ngx_conf_full_name(cf->cycle, &ascf->eab_key_file, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        ascf->eab_key = value[2];
+    }
 
     if (cf->args->nelts == 4) {
         if (ngx_strcmp(value[3].data, "HS256") != 0
@@ -886,6 +1040,9 @@ ngx_http_acme_init_main_conf(ngx_conf_t *cf, void *conf)
     opts.store_dir = (const char *) amcf->store.data;
     opts.user_agent = NGINX_VER;
 
+    /* "nginx -t" reads the store but creates, writes and hands over nothing */
+    opts.config_test = ngx_test_config ? 1 : 0;
+
     err = NULL;
 
     if (acme_ctx_create(&opts, &amcf->ctx, &err) != ACME_OK) {
@@ -975,6 +1132,7 @@ ngx_http_acme_add_server(ngx_conf_t *cf, ngx_http_acme_main_conf_t *amcf,
     ngx_uint_t                  s;
     acme_error                 *err;
     acme_cert_config            cfg;
+    ngx_http_acme_where_t      *where;
     ngx_http_acme_srv_conf_t   *other;
     ngx_http_core_srv_conf_t  **managed;
 
@@ -990,13 +1148,6 @@ ngx_http_acme_add_server(ngx_conf_t *cf, ngx_http_acme_main_conf_t *amcf,
     ascf->tls_alpn01 = (ascf->challenge.len == sizeof("tls-alpn-01") - 1
                         && ngx_strncmp(ascf->challenge.data, "tls-alpn-01",
                                        ascf->challenge.len) == 0);
-
-    if (ascf->dns_wait > 3600) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "acme: \"acme_dns_wait\" must be at most 1h, for "
-                      "\"acme on\" in %s:%ui", ascf->file, ascf->line);
-        return NGX_ERROR;
-    }
 
     /*
      * servers with the same effective configuration share one certificate
@@ -1045,15 +1196,74 @@ ngx_http_acme_add_server(ngx_conf_t *cf, ngx_http_acme_main_conf_t *amcf,
     cfg.account.eab_kid = ngx_http_acme_c_string(cf, &ascf->eab_kid);
     cfg.account.eab_hmac_key = ngx_http_acme_c_string(cf, &ascf->eab_key);
     cfg.account.eab_alg = ngx_http_acme_c_string(cf, &ascf->eab_alg);
+    cfg.account.eab_hmac_key_file =
+                             ngx_http_acme_c_string(cf, &ascf->eab_key_file);
+    cfg.account.chain_roots = ngx_http_acme_c_string(cf, &ascf->chain_roots);
 
     err = NULL;
 
     if (acme_ctx_add_cert(amcf->ctx, &cfg, &ascf->cert, &err) != ACME_OK) {
-        ngx_http_acme_conf_error(cf, ascf->file, ascf->line, NULL, err);
+        where = ngx_http_acme_where(ascf, err);
+
+        if (where) {
+            ngx_http_acme_conf_error(cf, where->file, where->line, NULL, err);
+
+        } else {
+            ngx_http_acme_conf_error(cf, ascf->file, ascf->line, NULL, err);
+        }
+
         return NGX_ERROR;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * where the setting that the core refused was written, or NULL when the
+ * error concerns no single directive (then "acme on" is the place)
+ */
+
+static ngx_http_acme_where_t *
+ngx_http_acme_where(ngx_http_acme_srv_conf_t *ascf, acme_error *err)
+{
+    ngx_uint_t   i;
+    const char  *field;
+
+    static const struct {
+        const char             *field;
+        ngx_http_acme_field_e   setting;
+    } settings[] = {
+        { "ca_urls", NGX_HTTP_ACME_F_CA },
+        { "contacts", NGX_HTTP_ACME_F_EMAIL },
+        { "ca_root", NGX_HTTP_ACME_F_CA_ROOT },
+        { "chain_roots", NGX_HTTP_ACME_F_CHAIN_ROOTS },
+        { "domains", NGX_HTTP_ACME_F_DOMAINS },
+        { "key_types", NGX_HTTP_ACME_F_KEY_TYPE },
+        { "challenge", NGX_HTTP_ACME_F_CHALLENGE },
+        { "dns_hook", NGX_HTTP_ACME_F_DNS_HOOK },
+        { "dns_propagation_seconds", NGX_HTTP_ACME_F_DNS_WAIT },
+        { "eab_kid", NGX_HTTP_ACME_F_EAB },
+        { "eab_hmac_key", NGX_HTTP_ACME_F_EAB },
+        { "eab_alg", NGX_HTTP_ACME_F_EAB },
+        { "profile", NGX_HTTP_ACME_F_PROFILE },
+        { "renew_window", NGX_HTTP_ACME_F_RENEW_WINDOW },
+        { "preferred_chain", NGX_HTTP_ACME_F_PREFERRED_CHAIN }
+    };
+
+    field = acme_error_field(err);
+
+    for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        if (ngx_strcmp(field, settings[i].field) == 0) {
+            if (ascf->where[settings[i].setting].file == NULL) {
+                return NULL;
+            }
+
+            return &ascf->where[settings[i].setting];
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -1109,6 +1319,8 @@ ngx_http_acme_same_config(ngx_http_acme_srv_conf_t *a,
            && ngx_http_acme_same_str(&a->eab_kid, &b->eab_kid)
            && ngx_http_acme_same_str(&a->eab_key, &b->eab_key)
            && ngx_http_acme_same_str(&a->eab_alg, &b->eab_alg)
+           && ngx_http_acme_same_str(&a->eab_key_file, &b->eab_key_file)
+           && ngx_http_acme_same_str(&a->chain_roots, &b->chain_roots)
            && ngx_http_acme_same_str(&a->profile, &b->profile)
            && ngx_http_acme_same_str(&a->renew_window, &b->renew_window)
            && ngx_http_acme_same_str(&a->preferred_chain,
@@ -1857,12 +2069,16 @@ ngx_http_acme_check_store(ngx_log_t *log, ngx_str_t *store, long uid)
     ngx_file_info_t   fi;
 
     if (lstat((const char *) store->data, &fi) == -1) {
-        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
-                      "acme: lstat(\"%V\") failed", store);
-        return;
-    }
 
-    if (S_ISLNK(fi.st_mode)) {
+        /* "nginx -t" creates nothing: a new store is made at start */
+
+        if (!ngx_test_config || ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                          "acme: lstat(\"%V\") failed", store);
+            return;
+        }
+
+    } else if (S_ISLNK(fi.st_mode)) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "acme: the store \"%V\" is a symbolic link; make it a "
                       "directory (the master, running as root, prepares it "

@@ -39,7 +39,8 @@ Client::NewAccount new_account_request(const AccountSettings& s) {
 }
 
 void save_account_json(Client& client, Store& store, const std::string& ca_id,
-                       const AccountSettings& s, const Account& account) {
+                       const AccountSettings& s, const Account& account,
+                       const std::string& created = "") {
     Json j = Json::object();
     j.set("ca", client.directory_url());
     j.set("url", client.account_url());
@@ -48,8 +49,27 @@ void save_account_json(Client& client, Store& store, const std::string& ca_id,
     for (const std::string& c : s.contacts) contacts.append(c);
     j.set("contacts", contacts);
     if (!s.eab_kid.empty()) j.set("eab_kid", s.eab_kid);  // the kid only, never the HMAC key
-    j.set("created", format_rfc3339(system_clock().now()));
+    j.set("created", created.empty() ? format_rfc3339(system_clock().now()) : created);
     store.save(layout::account_json(ca_id), j.dump(Json::pretty), Sensitivity::public_data);
+}
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& x : v) out += (out.empty() ? "" : ", ") + x;
+    return out.empty() ? "none" : out;
+}
+
+// The configured contacts reach the CA (RFC 8555 section 7.3.2) when they differ from the ones
+// the account was last given. An empty configuration leaves the account's contacts alone.
+void update_contacts(Client& client, Store& store, const std::string& id,
+                     const AccountSettings& s, const Json& stored) {
+    const std::vector<std::string> before = stored.strings("contacts");
+    if (s.contacts.empty() || before == s.contacts) return;
+    Account a = client.update_account_contacts(s.contacts);
+    save_account_json(client, store, id, s, a, stored.str("created"));
+    ACME_LOG_NOTICE("acme: account %s: contacts updated at the CA (%s, before: %s)",
+                    client.account_url().c_str(), joined(s.contacts).c_str(),
+                    joined(before).c_str());
 }
 
 // Registers the key the client holds: first a lookup (no EAB spent), then a real newAccount.
@@ -74,12 +94,28 @@ Account register_key(Client& client, const AccountSettings& s) {
 
 }  // namespace
 
+std::string account_id(Store& store, const std::string& directory_url,
+                       const AccountSettings& s) {
+    std::string id = layout::account_id(directory_url, s.eab_kid);
+    if (s.eab_kid.empty() || store.load(layout::account_json(id))) return id;
+    // Stores written before accounts were kept per EAB key id hold it under the CA's id alone.
+    const std::string legacy = layout::ca_id(directory_url);
+    if (std::optional<std::string> info = store.load(layout::account_json(legacy))) {
+        try {
+            if (Json::parse(*info).str("eab_kid") == s.eab_kid) return legacy;
+        } catch (const Error&) {
+            // not that account
+        }
+    }
+    return id;
+}
+
 bool is_account_missing(const Error& e) {
     return problem_short(e.problem_type()) == "accountDoesNotExist";
 }
 
 bool ensure_account(Client& client, Store& store, const AccountSettings& s) {
-    const std::string ca_id = layout::ca_id(client.directory_url());
+    const std::string ca_id = account_id(store, client.directory_url(), s);
     std::optional<std::string> key_pem = store.load(layout::account_key(ca_id));
     std::optional<std::string> info = store.load(layout::account_json(ca_id));
     std::optional<std::string> next_pem = store.load(next_key_name(ca_id));
@@ -110,6 +146,7 @@ bool ensure_account(Client& client, Store& store, const AccountSettings& s) {
                     ACME_LOG_NOTICE("acme: completed an interrupted account key rollover");
                 }
             }
+            update_contacts(client, store, ca_id, s, j);
             return false;
         }
     }
@@ -132,7 +169,7 @@ bool ensure_account(Client& client, Store& store, const AccountSettings& s) {
 }
 
 void reregister_account(Client& client, Store& store, const AccountSettings& s) {
-    const std::string ca_id = layout::ca_id(client.directory_url());
+    const std::string ca_id = account_id(store, client.directory_url(), s);
     ACME_LOG_WARN("acme: the CA %s does not know account %s; registering the key again",
                   client.directory_url().c_str(), client.account_url().c_str());
     client.set_account_url("");
@@ -142,8 +179,8 @@ void reregister_account(Client& client, Store& store, const AccountSettings& s) 
     save_account_json(client, store, ca_id, s, a);
 }
 
-Json account_info(Client& client, Store& store, bool refresh) {
-    const std::string ca_id = layout::ca_id(client.directory_url());
+Json account_info(Client& client, Store& store, const AccountSettings& s, bool refresh) {
+    const std::string ca_id = account_id(store, client.directory_url(), s);
     std::optional<std::string> info = store.load(layout::account_json(ca_id));
     std::optional<std::string> key_pem = store.load(layout::account_key(ca_id));
     if (!info || !key_pem)
@@ -172,8 +209,9 @@ Json account_info(Client& client, Store& store, bool refresh) {
     return out;
 }
 
-void rollover_account_key(Client& client, Store& store, crypto::KeyType new_type) {
-    const std::string ca_id = layout::ca_id(client.directory_url());
+void rollover_account_key(Client& client, Store& store, const AccountSettings& s,
+                          crypto::KeyType new_type) {
+    const std::string ca_id = account_id(store, client.directory_url(), s);
     crypto::PKey next = crypto::generate_key(new_type);
     const std::string next_pem = crypto::private_key_to_pem(next.get());
     store.save(next_key_name(ca_id), next_pem, Sensitivity::secret);

@@ -1,5 +1,7 @@
-// ACME accounts: one per CA directory URL, created once and reused forever (across orders,
-// restarts and processes), stored as accounts/<ca-id>/account.json + account.key.
+// ACME accounts: one per CA directory URL and EAB key id, created once and reused forever (across
+// orders, restarts and processes), stored as accounts/<account-id>/account.json + account.key
+// (see account_id()). Two EAB keys at one CA are two accounts: a single-use key is spent on its
+// own account and never silently replaced by another's.
 //
 // Contract:
 //  - ensure_account() sets the account key and URL on the client, loading them from the store or
@@ -7,6 +9,8 @@
 //    the CA created the account never loses it: the next run re-registers the same key, which the
 //    CA answers with the existing account (RFC 8555 section 7.3.1) without spending a single-use
 //    EAB key again (lookup with onlyReturnExisting comes first).
+//  - A loaded account whose stored contacts differ from the configured ones (when any are
+//    configured) is updated at the CA (RFC 8555 section 7.3.2) before it is used.
 //  - Refuses (permanent Error(invalid)) to register when the CA has terms of service that the
 //    configuration does not agree to, or requires EAB that the configuration lacks.
 //  - Callers serialise account creation per CA (the engine holds the store lock
@@ -33,6 +37,11 @@ struct AccountSettings {
     crypto::KeyType key_type = crypto::KeyType::ecdsa_p256;
 };
 
+// The account's id in the store (layout::account_id), or, for an EAB account that a store made
+// before accounts were kept per key id holds under the CA's id alone, that id.
+std::string account_id(Store& store, const std::string& directory_url,
+                       const AccountSettings& settings);
+
 // Returns true when a new account was registered, false when a stored one was loaded.
 bool ensure_account(Client& client, Store& store, const AccountSettings& settings);
 
@@ -45,8 +54,9 @@ void reregister_account(Client& client, Store& store, const AccountSettings& set
 
 // {"ca","url","status","contacts","key_type","thumbprint","created"}; fetches the account from the
 // CA when `refresh` is set. Throws Error(not_found) when no account is stored and none is created.
-Json account_info(Client& client, Store& store, bool refresh);
+Json account_info(Client& client, Store& store, const AccountSettings& settings, bool refresh);
 
-void rollover_account_key(Client& client, Store& store, crypto::KeyType new_type);
+void rollover_account_key(Client& client, Store& store, const AccountSettings& settings,
+                          crypto::KeyType new_type);
 
 }  // namespace acme::proto

@@ -164,6 +164,15 @@ Account Client::fetch_account() {
     return Account::from_json(r.body, account_url_);
 }
 
+Account Client::update_account_contacts(const std::vector<std::string>& contacts) {
+    Json payload = Json::object();
+    Json list = Json::array();
+    for (const std::string& c : contacts) list.append(c);
+    payload.set("contact", list);
+    Response r = post(account_url_, payload, "account update");
+    return Account::from_json(r.body, account_url_);
+}
+
 void Client::key_change(crypto::PKey new_key) {
     const Directory& dir = directory();
     if (dir.key_change.empty()) fail(Status::protocol, "keyChange: the CA has no keyChange URL");

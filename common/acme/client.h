@@ -58,6 +58,8 @@ public:
     // unknown key throws Error(ca, accountDoesNotExist).
     Account new_account(const NewAccount& request);
     Account fetch_account();
+    // Replaces the account's contacts (RFC 8555 section 7.3.2); returns the account as updated.
+    Account update_account_contacts(const std::vector<std::string>& contacts);
     // RFC 8555 section 7.3.5. On success the client signs with the new key from then on.
     void key_change(crypto::PKey new_key);
 

@@ -168,7 +168,8 @@ void solve_authorizations(Client& client, const Order& order, ChallengeSolver& s
 }  // namespace
 
 std::string check_issued(const crypto::Chain& chain, EVP_PKEY* key,
-                         const std::vector<std::string>& names, int64_t now) {
+                         const std::vector<std::string>& names, std::string_view roots_pem,
+                         int64_t now) {
     if (chain.empty()) return "the CA returned no certificate";
     X509* leaf = chain.front().get();
     if (!crypto::cert_matches_key(leaf, key)) return "the certificate does not match its key";
@@ -177,8 +178,9 @@ std::string check_issued(const crypto::Chain& chain, EVP_PKEY* key,
     // A few minutes of clock skew between us and the CA is normal.
     if (info.not_before > now + 300) return "the certificate is not valid yet";
     if (info.not_after <= now) return "the certificate has expired";
-    std::string chain_problem = crypto::verify_chain(chain, "", now);
-    if (!chain_problem.empty()) return "the chain does not verify: " + chain_problem;
+    std::string chain_problem = crypto::verify_chain(chain, roots_pem, now);
+    if (!chain_problem.empty())
+        return "the chain does not verify against the trusted roots: " + chain_problem;
     return "";
 }
 
@@ -223,7 +225,8 @@ IssuedCertificate run_order(Client& client, Store& store, const OrderRequest& re
     out.key_pem = crypto::private_key_to_pem(key.get());
     out.order_url = order.url;
     crypto::Chain chain = crypto::parse_pem_chain(out.chain_pem);
-    std::string problem = check_issued(chain, key.get(), req.domains, system_clock().now());
+    std::string problem = check_issued(chain, key.get(), req.domains, req.chain_roots_pem,
+                                       system_clock().now());
     if (!problem.empty()) {
         // Keep the order: a later attempt re-downloads; the certificate in service stays.
         throw Error(Status::verify, "acme: " + req.name + ": " + problem);

@@ -31,6 +31,7 @@ struct OrderRequest {
     std::string profile;                // "" = CA default
     std::string replaces;               // ARI CertID of the certificate this one replaces
     std::string preferred_chain;        // issuer CN of the preferred chain's top, "" = default
+    std::string chain_roots_pem;        // roots the chain must reach; "" = system trust store
     int64_t authz_timeout_ms = 120000;  // per authorization, after answering
     int64_t order_timeout_ms = 120000;  // finalize to valid
 };
@@ -47,8 +48,11 @@ IssuedCertificate run_order(Client& client, Store& store, const OrderRequest& re
 // Removes the persisted order state of `name`/`key_type` (after the result was installed).
 void forget_order(Store& store, const std::string& name, crypto::KeyType key_type);
 
-// Checks an issued chain for `names` against `key`; returns "" when good, else the reason.
+// Checks an issued chain for `names` against `key`, and that a client trusting `roots_pem` (the
+// system trust store when empty) verifies it (crypto::verify_chain); returns "" when good, else
+// the reason.
 std::string check_issued(const crypto::Chain& chain, EVP_PKEY* key,
-                         const std::vector<std::string>& names, int64_t now);
+                         const std::vector<std::string>& names, std::string_view roots_pem,
+                         int64_t now);
 
 }  // namespace acme::proto

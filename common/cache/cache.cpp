@@ -202,6 +202,13 @@ bool CachedCert::reload_type(size_t i) {
     return true;
 }
 
+void CachedCert::adopt(size_t i, std::unique_ptr<Entry> entry) {
+    if (i >= types_.size() || !entry) fail(Status::internal, "cache: adopt: bad entry");
+    std::lock_guard<std::mutex> g(refresh_mu_);
+    const Entry* old = current_[i].exchange(entry.release(), std::memory_order_acq_rel);
+    if (old) retire(old);
+}
+
 void CachedCert::retire(const Entry* old) {
     const int64_t now = mono_seconds();
     // Free what has been retired long enough; no handshake holds those pointers any more.

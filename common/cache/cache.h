@@ -72,6 +72,10 @@ public:
     // changed.
     bool reload();
 
+    // Publishes `entry` (a stand-in made in memory) for key type i; a later reload() replaces it
+    // only with what the store holds.
+    void adopt(size_t i, std::unique_ptr<Entry> entry);
+
     const std::string& name() const { return name_; }
     size_t type_count() const { return types_.size(); }
     crypto::KeyType type(size_t i) const { return types_.at(i); }

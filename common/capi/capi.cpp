@@ -23,6 +23,7 @@ struct acme_error {
     std::string problem_type;
     bool permanent;
     int64_t retry_after;
+    std::string field;
 };
 
 struct acme_cert {
@@ -43,10 +44,11 @@ static_assert(static_cast<int>(Status::internal) == ACME_ERR_INTERNAL, "status v
 static_assert(static_cast<int>(acme::LogLevel::debug) == ACME_LOG_DEBUG, "log levels differ");
 
 void set_error(acme_error** err, acme_status status, std::string message,
-               std::string problem_type = "", bool permanent = false, int64_t retry_after = 0) {
+               std::string problem_type = "", bool permanent = false, int64_t retry_after = 0,
+               std::string field = "") {
     if (!err) return;
     *err = new (std::nothrow) acme_error{status, std::move(message), std::move(problem_type),
-                                         permanent, retry_after};
+                                         permanent, retry_after, std::move(field)};
 }
 
 // The one guard every extern "C" body runs in.
@@ -58,7 +60,8 @@ acme_status guard(acme_error** err, F&& body) noexcept {
     } catch (const Error& e) {
         auto status = static_cast<acme_status>(e.status());
         try {
-            set_error(err, status, e.what(), e.problem_type(), e.permanent(), e.retry_after());
+            set_error(err, status, e.what(), e.problem_type(), e.permanent(), e.retry_after(),
+                      e.field());
         } catch (...) {
         }
         return status;
@@ -108,6 +111,11 @@ std::vector<std::string> strings(const char* const* v, size_t n, const char* wha
     return out;
 }
 
+// True when the caller's struct (struct_size) reaches the whole of the field at `offset`: fields
+// appended after a caller was built keep their defaults.
+#define ACME_HAS_FIELD(s, type, field) \
+    ((s)->struct_size >= offsetof(type, field) + sizeof((s)->field))
+
 template <typename T>
 void check_size(const T* s, size_t v1_size, const char* what) {
     if (s->struct_size < v1_size)
@@ -115,7 +123,7 @@ void check_size(const T* s, size_t v1_size, const char* what) {
 }
 
 acme::engine::AccountConfig account_config(const acme_account_config* a) {
-    check_size(a, sizeof(acme_account_config), "acme_account_config");
+    check_size(a, offsetof(acme_account_config, chain_roots), "acme_account_config");
     acme::engine::AccountConfig c;
     c.ca_urls = strings(a->ca_urls, a->n_ca_urls, "ca_urls");
     c.ca_root = opt(a->ca_root);
@@ -124,17 +132,30 @@ acme::engine::AccountConfig account_config(const acme_account_config* a) {
     c.eab_kid = opt(a->eab_kid);
     c.eab_hmac_key = opt(a->eab_hmac_key);
     c.eab_alg = opt(a->eab_alg);
+    if (ACME_HAS_FIELD(a, acme_account_config, chain_roots)) c.chain_roots = opt(a->chain_roots);
+    if (ACME_HAS_FIELD(a, acme_account_config, eab_hmac_key_file))
+        c.eab_hmac_key_file = opt(a->eab_hmac_key_file);
     return c;
 }
 
 acme::engine::CertConfig cert_config(const acme_cert_config* cfg) {
-    check_size(cfg, sizeof(acme_cert_config), "acme_cert_config");
+    check_size(cfg,
+               offsetof(acme_cert_config, account) + offsetof(acme_account_config, chain_roots),
+               "acme_cert_config");
     acme::engine::CertConfig c;
     c.domains = strings(cfg->domains, cfg->n_domains, "domains");
     c.name = opt(cfg->name);
-    for (const std::string& t : strings(cfg->key_types, cfg->n_key_types, "key_types"))
-        c.key_types.push_back(acme::crypto::parse_key_type(t));
-    if (cfg->challenge) c.challenge = acme::engine::parse_challenge(cfg->challenge);
+    try {
+        for (const std::string& t : strings(cfg->key_types, cfg->n_key_types, "key_types"))
+            c.key_types.push_back(acme::crypto::parse_key_type(t));
+    } catch (Error& e) {
+        throw e.set_field("key_types");
+    }
+    try {
+        if (cfg->challenge) c.challenge = acme::engine::parse_challenge(cfg->challenge);
+    } catch (Error& e) {
+        throw e.set_field("challenge");
+    }
     c.dns_hook = opt(cfg->dns_hook);
     c.dns_propagation_seconds = cfg->dns_propagation_seconds;
     c.profile = opt(cfg->profile);
@@ -165,6 +186,9 @@ ACME_API const char* acme_error_problem_type(const acme_error* err) {
     return err ? err->problem_type.c_str() : "";
 }
 ACME_API int acme_error_is_permanent(const acme_error* err) { return err && err->permanent; }
+ACME_API const char* acme_error_field(const acme_error* err) {
+    return err ? err->field.c_str() : "";
+}
 ACME_API int64_t acme_error_retry_after(const acme_error* err) {
     return err ? err->retry_after : 0;
 }
@@ -190,13 +214,15 @@ ACME_API acme_status acme_ctx_create(const acme_ctx_options* opts, acme_ctx** ou
     return guard(err, [&] {
         require(opts, "opts");
         require(out, "out");
-        check_size(opts, sizeof(acme_ctx_options), "acme_ctx_options");
+        check_size(opts, offsetof(acme_ctx_options, config_test), "acme_ctx_options");
         require(opts->store_dir, "store_dir");
         acme::engine::EngineOptions o;
         o.store_dir = opts->store_dir;
         o.user_agent = opt(opts->user_agent);
         o.max_concurrency = opts->max_concurrency;
         o.lock_retry_ms = opts->lock_retry_ms;
+        if (ACME_HAS_FIELD(opts, acme_ctx_options, config_test))
+            o.read_only = opts->config_test != 0;
         auto ctx = std::make_unique<acme_ctx>();
         ctx->engine = std::make_unique<acme::engine::Engine>(std::move(o));
         *out = ctx.release();

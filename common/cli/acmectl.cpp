@@ -54,6 +54,8 @@ const char* kIssueHelp =
     "  --store DIR            certificate store directory (created if missing)\n"
     "  --ca URL               ACME directory URL; repeat for failover CAs\n"
     "  --ca-root FILE         PEM file trusted for the CA's HTTPS endpoint (private CA, pebble)\n"
+    "  --chain-roots FILE     PEM roots the issued chain must reach (default: the system trust\n"
+    "                         store); a chain that does not verify is not installed\n"
     "  --email ADDR           account contact; may be repeated\n"
     "  --agree-tos            agree to the CA's terms of service\n"
     "  -d, --domain NAME      a name for the certificate (DNS name, *.wildcard or IP address)\n"
@@ -114,7 +116,7 @@ struct Options {
     std::string command, subcommand;
     std::string store;
     std::vector<std::string> cas;
-    std::string ca_root;
+    std::string ca_root, chain_roots;
     std::vector<std::string> emails;
     bool agree_tos = false;
     std::vector<std::string> domains;
@@ -155,12 +157,13 @@ int parse_options(int argc, char** argv, Options& o) {
         OPT_STORE = 1000, OPT_CA, OPT_CA_ROOT, OPT_EMAIL, OPT_AGREE, OPT_NAME, OPT_KEY_TYPE,
         OPT_CHALLENGE, OPT_HTTP01, OPT_DNS_HOOK, OPT_DNS_WAIT, OPT_EAB_KID, OPT_EAB_HMAC,
         OPT_EAB_ALG, OPT_PROFILE, OPT_CHAIN, OPT_WINDOW, OPT_FORCE, OPT_CREATE, OPT_CERT_KEY,
-        OPT_REASON, OPT_FORMAT, OPT_USER, OPT_EAB_HMAC_FILE,
+        OPT_REASON, OPT_FORMAT, OPT_USER, OPT_EAB_HMAC_FILE, OPT_CHAIN_ROOTS,
     };
     static const struct option longopts[] = {
         {"store", required_argument, nullptr, OPT_STORE},
         {"ca", required_argument, nullptr, OPT_CA},
         {"ca-root", required_argument, nullptr, OPT_CA_ROOT},
+        {"chain-roots", required_argument, nullptr, OPT_CHAIN_ROOTS},
         {"email", required_argument, nullptr, OPT_EMAIL},
         {"agree-tos", no_argument, nullptr, OPT_AGREE},
         {"domain", required_argument, nullptr, 'd'},
@@ -195,6 +198,7 @@ int parse_options(int argc, char** argv, Options& o) {
             case OPT_STORE: o.store = optarg; break;
             case OPT_CA: o.cas.push_back(optarg); break;
             case OPT_CA_ROOT: o.ca_root = optarg; break;
+            case OPT_CHAIN_ROOTS: o.chain_roots = optarg; break;
             case OPT_EMAIL: o.emails.push_back(optarg); break;
             case OPT_AGREE: o.agree_tos = true; break;
             case 'd': o.domains.push_back(optarg); break;
@@ -343,6 +347,7 @@ struct CertConfigHolder {
         cfg.account.eab_kid = opt_c(o.eab_kid);
         cfg.account.eab_hmac_key = opt_c(o.eab_hmac);
         cfg.account.eab_alg = opt_c(o.eab_alg);
+        cfg.account.chain_roots = opt_c(o.chain_roots);
     }
 };
 

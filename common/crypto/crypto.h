@@ -98,11 +98,13 @@ bool cert_matches_key(X509* cert, EVP_PKEY* key);
 // True when every name in `names` is covered by the certificate's SANs (exact match; a wildcard
 // name must appear as the same wildcard). Comparison is case-insensitive.
 bool cert_covers_names(X509* cert, const std::vector<std::string>& names);
-// Verifies `chain` (leaf first) up to a certificate in `trusted_pem` (a bundle of one or more
-// roots); when `trusted_pem` is empty only the signatures along the chain and its internal
-// consistency are checked (each certificate signed by the next). Returns "" when good, else the
-// reason.
-std::string verify_chain(const Chain& chain, std::string_view trusted_pem, int64_t at_time);
+// Verifies `chain` (leaf first, as a server would send it) the way a TLS client that trusts
+// only `roots_pem` (a bundle of root certificates), or the system trust store when `roots_pem` is
+// empty, would: every certificate valid at `at_time`, each signed by the next, ending at a
+// self-signed root of the trust store. Every certificate between the leaf and that root must be
+// in `chain` itself (clients hold roots, not intermediates). Returns "" when it verifies, else
+// the reason. Throws Error(invalid) when `roots_pem` holds no certificate.
+std::string verify_chain(const Chain& chain, std::string_view roots_pem, int64_t at_time);
 
 // RFC 9773 (ARI) CertID: base64url(AKI keyIdentifier) "." base64url(serial DER content bytes).
 // Throws Error(invalid) when the certificate has no AKI keyIdentifier.

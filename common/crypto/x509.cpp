@@ -186,35 +186,23 @@ bool cert_covers_names(X509* cert, const std::vector<std::string>& names) {
     return true;
 }
 
-std::string verify_chain(const Chain& chain, std::string_view trusted_pem, int64_t at_time) {
+std::string verify_chain(const Chain& chain, std::string_view roots_pem, int64_t at_time) {
     detail::ErrorQueueGuard guard;
     if (chain.empty()) return "empty certificate chain";
     for (const X509Ptr& c : chain) {
         if (!c) return "null certificate in chain";
     }
 
-    if (trusted_pem.empty()) {
-        // Internal consistency only: each certificate names the next as issuer and is signed by it.
-        for (size_t i = 0; i + 1 < chain.size(); ++i) {
-            X509* child = chain[i].get();
-            X509* parent = chain[i + 1].get();
-            if (X509_NAME_cmp(X509_get_issuer_name(child), X509_get_subject_name(parent)) != 0)
-                return X509_verify_cert_error_string(X509_V_ERR_SUBJECT_ISSUER_MISMATCH);
-            EVP_PKEY* parent_key = X509_get0_pubkey(parent);
-            if (!parent_key)
-                return X509_verify_cert_error_string(X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY);
-            if (X509_verify(child, parent_key) != 1)
-                return X509_verify_cert_error_string(X509_V_ERR_CERT_SIGNATURE_FAILURE);
-        }
-        return "";
-    }
-
-    Chain roots = parse_pem_chain(trusted_pem);
     detail::X509StorePtr store(X509_STORE_new());
     if (!store) fail_openssl("verify: X509_STORE_new");
-    for (const X509Ptr& root : roots) {
-        if (X509_STORE_add_cert(store.get(), root.get()) != 1)
-            fail_openssl("verify: add trusted certificate");
+    if (roots_pem.empty()) {
+        if (X509_STORE_set_default_paths(store.get()) != 1)
+            fail_openssl("verify: load the system trust store");
+    } else {
+        for (const X509Ptr& root : parse_pem_chain(roots_pem)) {
+            if (X509_STORE_add_cert(store.get(), root.get()) != 1)
+                fail_openssl("verify: add trusted certificate");
+        }
     }
     detail::X509StackPtr untrusted(sk_X509_new_null());
     if (!untrusted) fail_openssl("verify: sk_X509_new_null");
@@ -225,15 +213,26 @@ std::string verify_chain(const Chain& chain, std::string_view trusted_pem, int64
     if (!ctx) fail_openssl("verify: X509_STORE_CTX_new");
     if (X509_STORE_CTX_init(ctx.get(), store.get(), chain[0].get(), untrusted.get()) != 1)
         fail_openssl("verify: X509_STORE_CTX_init");
+    // set_time also sets X509_V_FLAG_USE_CHECK_TIME: every certificate is checked at that time.
+    // No X509_V_FLAG_PARTIAL_CHAIN: the chain must end at a self-signed root.
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-    // set_time also sets X509_V_FLAG_USE_CHECK_TIME. PARTIAL_CHAIN lets any certificate of the
-    // trusted bundle (not only a self-signed root) anchor the chain.
     X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(at_time));
-    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_USE_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
-    if (X509_verify_cert(ctx.get()) == 1) return "";
-    int err = X509_STORE_CTX_get_error(ctx.get());
-    if (err == X509_V_OK) err = X509_V_ERR_UNSPECIFIED;
-    return X509_verify_cert_error_string(err);
+    if (X509_verify_cert(ctx.get()) != 1) {
+        int err = X509_STORE_CTX_get_error(ctx.get());
+        if (err == X509_V_OK) err = X509_V_ERR_UNSPECIFIED;
+        return X509_verify_cert_error_string(err);
+    }
+    // The path may have borrowed an intermediate from the trust store; a client would not have
+    // it. Every certificate below the root must come from the chain as sent.
+    STACK_OF(X509)* path = X509_STORE_CTX_get0_chain(ctx.get());
+    const int n = path ? sk_X509_num(path) : 0;
+    for (int i = 1; i + 1 < n; ++i) {
+        X509* mid = sk_X509_value(path, i);
+        bool sent = false;
+        for (size_t j = 1; j < chain.size() && !sent; ++j) sent = X509_cmp(mid, chain[j].get()) == 0;
+        if (!sent) return "the chain lacks an intermediate certificate that clients need";
+    }
+    return "";
 }
 
 std::string ari_cert_id(X509* cert) {

@@ -24,6 +24,8 @@ struct AccountConfig {
     std::vector<std::string> contacts; // normalised to "mailto:..."
     bool agree_tos = false;
     std::string eab_kid, eab_hmac_key, eab_alg;
+    std::string eab_hmac_key_file;     // read into eab_hmac_key by validate()
+    std::string chain_roots;           // PEM roots an issued chain must reach, "" = system store
 };
 
 struct CertConfig {

@@ -91,6 +91,63 @@ std::string shared_name(const CertConfig& a, const CertConfig& b) {
     return "";
 }
 
+std::string in_context(const std::string& name, const std::string& what) {
+    // Messages of the core often carry their own "acme: <name>: " prefix; say it once.
+    std::string_view w = what;
+    const std::string_view acme = "acme: ";
+    if (w.substr(0, acme.size()) == acme) w.remove_prefix(acme.size());
+    const std::string own = name + ": ";
+    if (w.substr(0, own.size()) == own) w.remove_prefix(own.size());
+    return "acme: " + own + std::string(w);
+}
+
+// Certificates at one CA with one EAB key id (or none) share one account: they must agree on
+// what the account is given (its contacts, the EAB key), or one would silently win.
+void check_shared_account(const CertConfig& other, const CertConfig& cfg) {
+    const AccountConfig& a = other.account;
+    const AccountConfig& b = cfg.account;
+    if (a.eab_kid != b.eab_kid) return;
+    std::string ca;
+    for (const std::string& u : b.ca_urls) {
+        if (std::find(a.ca_urls.begin(), a.ca_urls.end(), u) != a.ca_urls.end()) {
+            ca = u;
+            break;
+        }
+    }
+    if (ca.empty()) return;
+    if (a.eab_hmac_key != b.eab_hmac_key) {
+        throw Error(Status::invalid,
+                    "the external account binding key id \"" + b.eab_kid + "\" at " + ca +
+                        " has another HMAC key for the certificate \"" + other.name + "\"",
+                    true)
+            .set_field("eab_hmac_key");
+    }
+    if (a.contacts != b.contacts) {
+        auto list = [](const std::vector<std::string>& v) {
+            std::string out;
+            for (const std::string& c : v) out += (out.empty() ? "" : ", ") + c.substr(7);
+            return out.empty() ? std::string("none") : out;
+        };
+        throw Error(Status::invalid,
+                    "the certificates \"" + other.name + "\" and \"" + cfg.name +
+                        "\" share one account at " + ca +
+                        " but give it different contacts (" + list(a.contacts) + " and " +
+                        list(b.contacts) +
+                        "); give both the same contacts, or each its own EAB key id",
+                    true)
+            .set_field("contacts");
+    }
+}
+
+int64_t earliest_expiry(const CertMeta& meta, const CertConfig& cfg) {
+    int64_t earliest = 0;
+    for (crypto::KeyType t : cfg.key_types) {
+        const KeyCert* k = meta.find(crypto::key_type_name(t));
+        if (k && k->not_after && (!earliest || k->not_after < earliest)) earliest = k->not_after;
+    }
+    return earliest;
+}
+
 }  // namespace
 
 int64_t random_between(int64_t lo, int64_t hi) { return crypto::random_between(lo, hi); }
@@ -125,7 +182,9 @@ Engine::Engine(EngineOptions options)
     if (options_.store_dir.empty()) fail_invalid("no store directory configured");
     if (options_.max_concurrency == 0) options_.max_concurrency = 2;
     if (options_.lock_retry_ms == 0) options_.lock_retry_ms = 2000;
-    store_ = std::make_unique<FsStore>(options_.store_dir);
+    store_ = std::make_unique<FsStore>(options_.store_dir, options_.read_only
+                                                               ? FsStore::Access::read_only
+                                                               : FsStore::Access::read_write);
 }
 
 Engine::~Engine() { stop(); }
@@ -138,6 +197,7 @@ ManagedCert& Engine::add(CertConfig cfg) {
             fail_invalid("two certificates would share the store name \"" + cfg.name +
                          "\" (give one of them different names, or the same names in one place)");
         }
+        check_shared_account(mc->config(), cfg);
     }
     certs_.push_back(std::make_unique<ManagedCert>(std::move(cfg), *store_));
     return *certs_.back();
@@ -158,8 +218,16 @@ void Engine::ensure_fallback(ManagedCert& mc, size_t i) {
     }
     crypto::PKey pkey = crypto::generate_key(c.key_types[i]);
     crypto::X509Ptr cert = crypto::make_self_signed(pkey.get(), c.domains, kFallbackValidity);
-    store_->save(key, crypto::private_key_to_pem(pkey.get()) + crypto::cert_to_pem(cert.get()),
-                 Sensitivity::secret);
+    const std::string pem =
+        crypto::private_key_to_pem(pkey.get()) + crypto::cert_to_pem(cert.get());
+    if (options_.read_only) {
+        // A configuration test: the stand-in lives in memory only.
+        std::unique_ptr<cache::Entry> e = cache::parse_bundle(pem);
+        e->fallback = true;
+        mc.cached().adopt(i, std::move(e));
+        return;
+    }
+    store_->save(key, pem, Sensitivity::secret);
     ACME_LOG_INFO("acme: %s: made a self-signed %s fallback certificate to serve until the first "
                   "certificate arrives", c.name.c_str(), kt);
 }
@@ -183,6 +251,7 @@ void Engine::prepare(long uid, long gid) {
         }
         mc->cached().reload();
     }
+    // Read-only (a configuration test): checks that the hand-over could be done, changes nothing.
     store_->prepare_ownership(uid, gid);
     prepared_ = true;
 }
@@ -287,6 +356,7 @@ std::vector<crypto::KeyType> Engine::due_types(ManagedCert& mc, bool force, int6
     policy.renew_window = parse_renew_window(mc.config().renew_window);
     policy.config_hash = mc.hash();
     Decision d = decide(facts, meta.schedule, policy, now, production_rng());
+    if (!d.warning.empty()) ACME_LOG_WARN("acme: %s: %s", mc.name().c_str(), d.warning.c_str());
     if (to_json(meta) != before) {
         // Only under the certificate's lock: another process (acmectl) may be installing it, and
         // a stale copy written back would undo its record. (A second lock of this process's
@@ -326,9 +396,11 @@ std::unique_ptr<Transport> Engine::transport_for(const AccountConfig& account) c
 }
 
 void Engine::with_account(proto::Client& client, const AccountConfig& account, bool create) {
-    // Account registration is serialised per CA across processes, so that a single-use EAB key
-    // is spent once and one account is shared.
-    const std::string lock_name = "account-" + layout::ca_id(client.directory_url());
+    // Account registration is serialised per account (CA and EAB key id) across processes, so
+    // that a single-use EAB key is spent once and one account is shared.
+    const proto::AccountSettings settings = settings_for(account);
+    const std::string id = proto::account_id(*store_, client.directory_url(), settings);
+    const std::string lock_name = "account-" + id;
     std::unique_ptr<StoreLock> lock;
     const int64_t deadline = clock_.now_ms() + kAccountLockWaitMs;
     while (!(lock = store_->try_lock(lock_name))) {
@@ -337,12 +409,9 @@ void Engine::with_account(proto::Client& client, const AccountConfig& account, b
                                           client.directory_url());
         clock_.sleep_ms(50);
     }
-    if (!create) {
-        const std::string ca_id = layout::ca_id(client.directory_url());
-        if (!store_->load(layout::account_json(ca_id)))
-            throw Error(Status::not_found, "acme: no account stored for " + client.directory_url());
-    }
-    proto::ensure_account(client, *store_, settings_for(account));
+    if (!create && !store_->load(layout::account_json(id)))
+        throw Error(Status::not_found, "acme: no account stored for " + client.directory_url());
+    proto::ensure_account(client, *store_, settings);
 }
 
 void Engine::install(ManagedCert& mc, CertMeta& meta, crypto::KeyType type,
@@ -398,86 +467,185 @@ void Engine::order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
     const CertConfig& cfg = mc.config();
     CertMeta meta = load_meta(mc);
     const size_t n_cas = cfg.account.ca_urls.size();
-    const std::string ca_url = cfg.account.ca_urls.at(current_ca(meta.schedule, n_cas));
+    const size_t first = current_ca(meta.schedule, n_cas);
     const int64_t started = clock_.now_ms();
+    // Every CA of the list in this one attempt, for as long as they cannot be reached or fail
+    // on their side (5xx): a dead first CA costs seconds, not a backoff (certmagic does so too).
+    for (size_t k = 0;; ++k) {
+        const size_t index = (first + k) % n_cas;
+        const std::string& ca_url = cfg.account.ca_urls.at(index);
+        try {
+            order_at(mc, meta, types, ca_url, cancel);
+            meta.schedule.ca_index = index;
+            record_success(meta.schedule, clock_.now());
+            save_meta(meta);
+            due_types(mc, false, clock_.now(), nullptr, true);  // picks and saves the renewal point
+            ACME_LOG_NOTICE("acme: %s: done in %lld ms", mc.name().c_str(),
+                            static_cast<long long>(clock_.now_ms() - started));
+            return;
+        } catch (const Error& e) {
+            if (cancel && cancel->load()) throw;  // shutting down: not a failure of the CA's
+            const bool ca_side = e.status() == Status::network || e.http_status() >= 500;
+            if (ca_side && k + 1 < n_cas) {
+                ACME_LOG_WARN("%s; trying %s now",
+                              in_context(mc.name(), e.what()).c_str(),
+                              cfg.account.ca_urls.at((index + 1) % n_cas).c_str());
+                continue;
+            }
+            meta = load_meta(mc);  // keep what was installed before the failure
+            meta.schedule.ca_index = index;
+            const int64_t now = clock_.now();
+            const int64_t expires = earliest_expiry(meta, cfg);
+            const int64_t asked = e.retry_after();
+            const bool shortened = record_failure(meta.schedule, e, now, n_cas, mc.hash(),
+                                                  production_rng(), expires);
+            save_meta(meta);
+            const std::string next = format_rfc3339(meta.schedule.next_attempt);
+            ACME_LOG_ERROR("%s; next attempt %s%s", in_context(mc.name(), e.what()).c_str(),
+                           meta.schedule.waiting_for_config
+                               ? "after a configuration change, or "
+                               : "",
+                           next.c_str());
+            if (shortened) {
+                ACME_LOG_WARN("acme: %s: the CA asked not to retry before %s; retrying at %s "
+                              "instead, before the certificate in service expires (%s)",
+                              mc.name().c_str(), format_rfc3339(asked).c_str(), next.c_str(),
+                              format_rfc3339(expires).c_str());
+            }
+            throw RecordedFailure(e);
+        }
+    }
+}
+
+void Engine::order_at(ManagedCert& mc, CertMeta& meta, const std::vector<crypto::KeyType>& types,
+                      const std::string& ca_url, const std::atomic<bool>* cancel) {
+    const CertConfig& cfg = mc.config();
     ACME_LOG_NOTICE("acme: %s: ordering a certificate for %s (%s) from %s", mc.name().c_str(),
                     join_names(cfg.domains).c_str(), join_names(type_names(types)).c_str(),
                     ca_url.c_str());
-    try {
-        std::unique_ptr<Transport> transport = transport_for(cfg.account);
-        proto::Client client(*transport, ca_url, clock_);
-        client.set_cancel_flag(cancel);
-        with_account(client, cfg.account, true);
-        const proto::Directory& dir = client.directory();
-        if (!cfg.profile.empty()) {
-            if (dir.profiles.empty()) {
-                throw Error(Status::invalid, "acme: " + mc.name() + ": the CA " + ca_url +
-                                                 " offers no ACME profiles, but profile \"" +
-                                                 cfg.profile + "\" is configured", true);
-            }
-            if (!dir.profiles.count(cfg.profile)) {
-                std::vector<std::string> offered;
-                for (const auto& p : dir.profiles) offered.push_back(p.first);
-                throw Error(Status::invalid, "acme: " + mc.name() + ": the CA " + ca_url +
-                                                 " does not offer the profile \"" + cfg.profile +
-                                                 "\" (offered: " + join_names(offered) + ")", true);
+    std::unique_ptr<Transport> transport = transport_for(cfg.account);
+    proto::Client client(*transport, ca_url, clock_);
+    client.set_cancel_flag(cancel);
+    with_account(client, cfg.account, true);
+    const proto::Directory& dir = client.directory();
+    if (!cfg.profile.empty()) {
+        if (dir.profiles.empty()) {
+            throw Error(Status::invalid, "acme: " + mc.name() + ": the CA " + ca_url +
+                                             " offers no ACME profiles, but profile \"" +
+                                             cfg.profile + "\" is configured", true);
+        }
+        if (!dir.profiles.count(cfg.profile)) {
+            std::vector<std::string> offered;
+            for (const auto& p : dir.profiles) offered.push_back(p.first);
+            throw Error(Status::invalid, "acme: " + mc.name() + ": the CA " + ca_url +
+                                             " does not offer the profile \"" + cfg.profile +
+                                             "\" (offered: " + join_names(offered) + ")", true);
+        }
+    }
+    std::unique_ptr<proto::ChallengeSolver> solver = make_solver(cfg, *store_, clock_, cancel);
+    // Read at every order, so that an operator's new roots apply without a restart.
+    const std::string chain_roots =
+        cfg.account.chain_roots.empty() ? std::string() : fs::read_file(cfg.account.chain_roots);
+    for (crypto::KeyType t : types) {
+        proto::OrderRequest req;
+        req.name = mc.name();
+        req.domains = cfg.domains;
+        req.key_type = t;
+        req.profile = cfg.profile;
+        req.preferred_chain = cfg.preferred_chain;
+        req.chain_roots_pem = chain_roots;
+        const KeyCert* current = meta.find(crypto::key_type_name(t));
+        if (current && !dir.renewal_info.empty() && meta.ca == ca_url)
+            req.replaces = current->ari.cert_id;
+        proto::IssuedCertificate issued;
+        // The client retries a rejected nonce a few times per request; a CA that keeps rejecting
+        // them gets a few more tries of the whole order (which resumes where it stopped).
+        constexpr int kOrderNonceRetries = 10;
+        int nonce_retries = 0;
+        for (int attempt = 0;; ++attempt) {
+            try {
+                issued = proto::run_order(client, *store_, req, *solver);
+                break;
+            } catch (const Error& e) {
+                if (proto::problem_short(e.problem_type()) == "badNonce" &&
+                    nonce_retries < kOrderNonceRetries && !(cancel && cancel->load())) {
+                    ++nonce_retries;
+                    ACME_LOG_INFO("acme: %s: the CA keeps rejecting nonces; resuming the order "
+                                  "(%d of %d)", mc.name().c_str(), nonce_retries,
+                                  kOrderNonceRetries);
+                    continue;
+                }
+                if (attempt == 0 && proto::is_account_missing(e)) {
+                    proto::reregister_account(client, *store_, settings_for(cfg.account));
+                    continue;
+                }
+                const std::string ptype = proto::problem_short(e.problem_type());
+                if (attempt == 0 && !req.replaces.empty() &&
+                    (ptype == "alreadyReplaced" || ptype == "conflict" ||
+                     (ptype == "malformed" &&
+                      std::string(e.what()).find("replaces") != std::string::npos))) {
+                    ACME_LOG_WARN("acme: %s: the CA refused 'replaces' (%s); ordering "
+                                  "without it", mc.name().c_str(), e.what());
+                    req.replaces.clear();
+                    continue;
+                }
+                throw;
             }
         }
-        std::unique_ptr<proto::ChallengeSolver> solver = make_solver(cfg, *store_, clock_, cancel);
-        for (crypto::KeyType t : types) {
-            proto::OrderRequest req;
-            req.name = mc.name();
-            req.domains = cfg.domains;
-            req.key_type = t;
-            req.profile = cfg.profile;
-            req.preferred_chain = cfg.preferred_chain;
-            const KeyCert* current = meta.find(crypto::key_type_name(t));
-            if (current && !dir.renewal_info.empty() && meta.ca == ca_url)
-                req.replaces = current->ari.cert_id;
-            proto::IssuedCertificate issued;
-            for (int attempt = 0;; ++attempt) {
-                try {
-                    issued = proto::run_order(client, *store_, req, *solver);
-                    break;
-                } catch (const Error& e) {
-                    if (attempt == 0 && proto::is_account_missing(e)) {
-                        proto::reregister_account(client, *store_, settings_for(cfg.account));
-                        continue;
-                    }
-                    const std::string ptype = proto::problem_short(e.problem_type());
-                    if (attempt == 0 && !req.replaces.empty() &&
-                        (ptype == "alreadyReplaced" || ptype == "conflict" ||
-                         (ptype == "malformed" && std::string(e.what()).find("replaces") !=
-                                                      std::string::npos))) {
-                        ACME_LOG_WARN("acme: %s: the CA refused 'replaces' (%s); ordering "
-                                      "without it", mc.name().c_str(), e.what());
-                        req.replaces.clear();
-                        continue;
-                    }
-                    throw;
+        install(mc, meta, t, issued.key_pem, issued.chain_pem, ca_url);
+    }
+}
+
+bool Engine::account_outdated(ManagedCert& mc) noexcept {
+    // Local only (no request to the CA): the stored account's contacts against the configured
+    // ones, for the CA the certificate is ordered from.
+    try {
+        const CertConfig& cfg = mc.config();
+        if (cfg.account.contacts.empty()) return false;
+        const CertMeta meta = load_meta(mc);
+        const std::string& url =
+            cfg.account.ca_urls.at(current_ca(meta.schedule, cfg.account.ca_urls.size()));
+        const std::string id = proto::account_id(*store_, url, settings_for(cfg.account));
+        std::optional<std::string> info = store_->load(layout::account_json(id));
+        return info && Json::parse(*info).strings("contacts") != cfg.account.contacts;
+    } catch (const std::exception& e) {
+        ACME_LOG_WARN("acme: %s: reading the stored account: %s", mc.name().c_str(), e.what());
+        return false;
+    }
+}
+
+void Engine::sync_account(ManagedCert& mc, const std::atomic<bool>* cancel) {
+    const CertConfig& cfg = mc.config();
+    const CertMeta meta = load_meta(mc);
+    const std::string& url =
+        cfg.account.ca_urls.at(current_ca(meta.schedule, cfg.account.ca_urls.size()));
+    std::unique_ptr<Transport> transport = transport_for(cfg.account);
+    proto::Client client(*transport, url, clock_);
+    client.set_cancel_flag(cancel);
+    with_account(client, cfg.account, false);  // updates the contacts at the CA
+}
+
+void Engine::sweep_stale_challenges() noexcept {
+    // Longer than an order waits for its authorizations and its finalization together.
+    constexpr int64_t kStaleChallengeSeconds = 15 * 60;
+    size_t removed = 0;
+    try {
+        const int64_t now = clock_.now();
+        for (const char* dir : {layout::kHttp01Dir, layout::kTlsAlpn01Dir}) {
+            for (const std::string& entry : store_->list(dir)) {
+                const std::string key = std::string(dir) + "/" + entry;
+                std::optional<int64_t> at = store_->modified_at(key);
+                if (at && now - *at > kStaleChallengeSeconds) {
+                    store_->remove(key);
+                    ++removed;
                 }
             }
-            install(mc, meta, t, issued.key_pem, issued.chain_pem, ca_url);
         }
-        record_success(meta.schedule, clock_.now());
-        save_meta(meta);
-        due_types(mc, false, clock_.now(), nullptr, true);  // picks and saves the renewal point
-        ACME_LOG_NOTICE("acme: %s: done in %lld ms", mc.name().c_str(),
-                        static_cast<long long>(clock_.now_ms() - started));
-    } catch (const Error& e) {
-        if (cancel && cancel->load()) throw;  // shutting down: not a failure of the CA's
-        meta = load_meta(mc);  // keep what was installed before the failure
-        record_failure(meta.schedule, e, clock_.now(), n_cas, mc.hash(), production_rng());
-        save_meta(meta);
-        ACME_LOG_ERROR("acme: %s: %s; next attempt %s%s", mc.name().c_str(), e.what(),
-                       meta.schedule.waiting_for_config
-                           ? "after a configuration change, or "
-                           : "",
-                       format_rfc3339(std::max(meta.schedule.next_attempt,
-                                               meta.schedule.retry_not_before))
-                           .c_str());
-        throw;
+    } catch (const std::exception& e) {
+        ACME_LOG_WARN("acme: removing stale challenges: %s", e.what());
     }
+    if (removed)
+        ACME_LOG_INFO("acme: removed %zu stale challenge(s) left by an interrupted order", removed);
 }
 
 void Engine::poll_ari(ManagedCert& mc, const std::atomic<bool>* cancel) {
@@ -524,6 +692,8 @@ void Engine::poll_ari(ManagedCert& mc, const std::atomic<bool>* cancel) {
 // ---- driver -------------------------------------------------------------------------------------
 
 void Engine::start() {
+    if (options_.read_only)
+        fail(Status::invalid, "acme: a configuration-test context does not drive");
     std::lock_guard<std::mutex> g(mu_);
     if (driver_.joinable() || certs_.empty()) return;
     stopping_.store(false);
@@ -548,24 +718,37 @@ void Engine::hold_off(ManagedCert& mc, int64_t ms) {
     mc.not_before_ms_ = std::max(mc.not_before_ms_, clock_.now_ms() + ms);
 }
 
-void Engine::launch(ManagedCert& mc, bool ari_only) {
+void Engine::launch(ManagedCert& mc, Task task) {
     // mu_ is held by the caller.
     auto w = std::make_unique<Work>();
     Work* wp = w.get();
     wp->cert = &mc;
-    wp->ordering = !ari_only;
+    wp->ordering = task == Task::order;
     mc.in_flight_ = true;
     working_on_ = mc.name();
-    ACME_LOG_DEBUG("acme: %s: %s", mc.name().c_str(), ari_only ? "polling ARI" : "working on it");
-    wp->thread = std::thread([this, wp, ari_only] {
+    ACME_LOG_DEBUG("acme: %s: %s", mc.name().c_str(),
+                   task == Task::ari       ? "polling ARI"
+                   : task == Task::account ? "updating the account"
+                                           : "working on it");
+    wp->thread = std::thread([this, wp, task] {
         try {
-            if (ari_only) {
+            if (task == Task::ari) {
                 poll_ari(*wp->cert, &stopping_);
+            } else if (task == Task::account) {
+                sync_account(*wp->cert, &stopping_);
             } else {
                 std::vector<crypto::KeyType> types =
                     due_types(*wp->cert, false, clock_.now(), nullptr);
-                if (!types.empty()) order(*wp->cert, types, &stopping_);
+                if (!types.empty()) {
+                    struct Sweep {
+                        Engine* e;
+                        ~Sweep() { e->sweep_stale_challenges(); }
+                    } sweep{this};
+                    order(*wp->cert, types, &stopping_);
+                }
             }
+        } catch (const RecordedFailure&) {
+            // order() recorded and logged it; the schedule waits.
         } catch (const Error& e) {
             if (e.status() == Status::busy) {
                 // Another process (acmectl, a second server on this store) is ordering it:
@@ -575,14 +758,14 @@ void Engine::launch(ManagedCert& mc, bool ari_only) {
             } else if (stopping_.load()) {
                 ACME_LOG_INFO("acme: %s: stopped: %s", wp->cert->name().c_str(), e.what());
             } else {
-                // order() logged and recorded its failures (the schedule waits); anything else
-                // (the store, an ARI poll) must not make the driver relaunch at once either.
+                // Not recorded by the schedule (the store, an ARI poll): the driver must not
+                // relaunch at once either.
                 hold_off(*wp->cert, kFailureHoldOffMs);
-                ACME_LOG_ERROR("acme: %s: %s", wp->cert->name().c_str(), e.what());
+                ACME_LOG_ERROR("%s", in_context(wp->cert->name(), e.what()).c_str());
             }
         } catch (const std::exception& e) {
             hold_off(*wp->cert, kFailureHoldOffMs);
-            ACME_LOG_ERROR("acme: %s: %s", wp->cert->name().c_str(), e.what());
+            ACME_LOG_ERROR("%s", in_context(wp->cert->name(), e.what()).c_str());
         }
         wp->done.store(true);
         cv_.notify_all();
@@ -616,6 +799,17 @@ void Engine::drive_once(int64_t now, int64_t& next_wake) {
                 continue;
             }
         }
+        if (!mc.account_checked_) {
+            mc.account_checked_ = true;
+            if (account_outdated(mc)) {
+                std::lock_guard<std::mutex> g(mu_);
+                if (work_.size() < options_.max_concurrency) {
+                    launch(mc, Task::account);
+                    continue;
+                }
+                mc.account_checked_ = false;  // next pass
+            }
+        }
         Decision d;
         std::vector<crypto::KeyType> types;
         try {
@@ -642,12 +836,12 @@ void Engine::drive_once(int64_t now, int64_t& next_wake) {
                                mc.name().c_str(), busy->cert->name().c_str(), shared.c_str());
             } else if (work_.size() < options_.max_concurrency) {
                 ACME_LOG_INFO("acme: %s: %s", mc.name().c_str(), d.reason.c_str());
-                launch(mc, false);
+                launch(mc, Task::order);
             }
             continue;  // re-decided when the work ends (the driver wakes then)
         }
         if (d.ari_poll_at && d.ari_poll_at <= now) {
-            if (work_.size() < options_.max_concurrency) launch(mc, true);
+            if (work_.size() < options_.max_concurrency) launch(mc, Task::ari);
             continue;
         }
         next_wake = std::min(next_wake, d.wake_at());
@@ -675,6 +869,7 @@ void Engine::driver_loop() {
                 std::lock_guard<std::mutex> g(mu_);
                 driving_since_ = clock_.now();
             }
+            for (auto& mc : certs_) mc->account_checked_ = false;
             ACME_LOG_NOTICE("acme: process %d now manages the certificates in %s",
                             static_cast<int>(::getpid()), store_->root().c_str());
             try {
@@ -682,6 +877,7 @@ void Engine::driver_loop() {
             } catch (const std::exception& e) {
                 ACME_LOG_WARN("acme: cleaning temporary files: %s", e.what());
             }
+            sweep_stale_challenges();
         }
         const int64_t now = clock_.now();
         int64_t next_wake = now + 3600;
@@ -802,7 +998,7 @@ Json Engine::account_show(AccountConfig cfg, bool create) {
     std::unique_ptr<Transport> transport = transport_for(cfg);
     proto::Client client(*transport, cfg.ca_urls.front(), clock_);
     if (create) with_account(client, cfg, true);
-    return proto::account_info(client, *store_, true);
+    return proto::account_info(client, *store_, settings_for(cfg), true);
 }
 
 void Engine::account_rollover(AccountConfig cfg, std::optional<crypto::KeyType> type) {
@@ -811,7 +1007,7 @@ void Engine::account_rollover(AccountConfig cfg, std::optional<crypto::KeyType> 
     proto::Client client(*transport, cfg.ca_urls.front(), clock_);
     with_account(client, cfg, false);
     crypto::KeyType t = type ? *type : crypto::key_type_of(client.account_key());
-    proto::rollover_account_key(client, *store_, t);
+    proto::rollover_account_key(client, *store_, settings_for(cfg), t);
 }
 
 std::string Engine::status(bool prometheus, bool all_stored) {

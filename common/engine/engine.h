@@ -38,6 +38,7 @@
 #include "json/json.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/error.h"
 
 namespace acme::engine {
 
@@ -47,6 +48,9 @@ struct EngineOptions {
     unsigned max_concurrency = 2;
     unsigned lock_retry_ms = 2000;
     const Clock* clock = nullptr;  // nullptr = system clock
+    // A configuration test: the store is opened read-only (nothing created or written),
+    // prepare() makes stand-ins in memory, start() refuses.
+    bool read_only = false;
 };
 
 class ManagedCert {
@@ -67,9 +71,16 @@ private:
     Store& store_;
     std::unique_ptr<cache::CachedCert> cached_;
     bool in_flight_ = false;       // guarded by Engine::mu_
+    bool account_checked_ = false;  // driver thread only: contacts compared since takeover
     // Not before this (ms): another process holds its lock, or work on it failed in a way the
     // schedule did not record. Guarded by Engine::mu_.
     int64_t not_before_ms_ = 0;
+};
+
+// An order failure that order() has already recorded in the schedule and logged.
+class RecordedFailure : public Error {
+public:
+    explicit RecordedFailure(const Error& e) : Error(e) {}
 };
 
 class Engine {
@@ -108,13 +119,26 @@ private:
 
     void driver_loop();
     void drive_once(int64_t now, int64_t& next_wake);
-    void launch(ManagedCert& mc, bool ari_only);
+    enum class Task { order, ari, account };
+    void launch(ManagedCert& mc, Task task);
     void hold_off(ManagedCert& mc, int64_t ms);
     void reap_finished();
-    // The order itself; records the outcome in meta.json. Throws on failure.
+    // The order itself, at the current CA and, while CAs cannot be reached or fail on their
+    // side, at the next ones; records the outcome in meta.json and logs it. Throws
+    // RecordedFailure on failure (Error(busy) when another process holds the certificate).
     void order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
                const std::atomic<bool>* cancel);
+    // One CA's part of order(): account, order, challenges, install. Throws on failure.
+    void order_at(ManagedCert& mc, CertMeta& meta, const std::vector<crypto::KeyType>& types,
+                  const std::string& ca_url, const std::atomic<bool>* cancel);
     void poll_ari(ManagedCert& mc, const std::atomic<bool>* cancel);
+    // True when the configured contacts differ from the ones the stored account was given (a
+    // store read, no request); sync_account() then updates them at the CA.
+    bool account_outdated(ManagedCert& mc) noexcept;
+    void sync_account(ManagedCert& mc, const std::atomic<bool>* cancel);
+    // Removes pending challenges older than any order waits (left by a process killed in the
+    // middle of one), so that they are no longer answered. On takeover and after each order.
+    void sweep_stale_challenges() noexcept;
     // What needs ordering now; empty when nothing is due. Updates (and saves) the schedule:
     // under the certificate's lock, taken here unless the caller holds it (`cert_locked`).
     std::vector<crypto::KeyType> due_types(ManagedCert& mc, bool force, int64_t now,

@@ -22,9 +22,12 @@
 //    (a hard link to a root file), inherited by the workers, would let them write that file.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -194,6 +197,51 @@ void prepare_dir(int dirfd, const std::string& path, uid_t uid, gid_t gid, int d
     }
 }
 
+// prepare_dir() without changing anything (a configuration test): fails where prepare_dir()
+// would, for the reasons that can be seen without trying: an entry to hand over that is
+// immutable or append-only, or a read-only file system.
+void check_dir(int dirfd, const std::string& path, uid_t uid, gid_t gid, int depth) {
+    if (depth > kMaxDepth) fail(Status::io, "store: " + path + " is nested too deeply");
+    auto needs_change = [&](const struct stat& st, bool dir) {
+        return (uid != static_cast<uid_t>(-1) && st.st_uid != uid) ||
+               (gid != static_cast<gid_t>(-1) && st.st_gid != gid) ||
+               (dir && (st.st_mode & 07777) != 0700);
+    };
+    auto check = [&](int fd, const std::string& what, const struct stat& st, bool dir) {
+        if (!needs_change(st, dir)) return;
+        struct statvfs vfs;
+        if (::fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
+            fail_io("store: chown " + what, EROFS);
+        int flags = 0;
+        if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+            (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+            fail_io("store: chown " + what, EPERM);
+    };
+    struct stat st;
+    if (::fstat(dirfd, &st) != 0) fail_io("store: stat " + path, errno);
+    check(dirfd, path, st, true);
+    for (const std::string& name : fs::list_dir_fd(dirfd, path)) {
+        const std::string child = fs::join(path, name);
+        if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue;
+            fail_io("store: stat " + child, errno);
+        }
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) continue;
+        UniqueFd f(::openat(dirfd, name.c_str(),
+                            (S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY) |
+                                O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+        if (f.get() < 0) {
+            if (errno == ENOENT) continue;
+            fail_io("store: open " + child, errno);
+        }
+        if (S_ISDIR(st.st_mode)) {
+            check_dir(f.get(), child, uid, gid, depth + 1);
+        } else if (st.st_nlink == 1) {
+            check(f.get(), child, st, false);
+        }
+    }
+}
+
 size_t remove_stale_below(int dirfd, const std::string& path, int depth) {
     if (depth > kMaxDepth) return 0;
     size_t removed = fs::remove_stale_temp_files_at(dirfd, path);
@@ -218,9 +266,14 @@ std::pair<std::string, std::string> split_key(const std::string& key) {
 
 }  // namespace
 
-FsStore::FsStore(std::string dir) : root_(std::move(dir)) {
+FsStore::FsStore(std::string dir, Access access)
+    : root_(std::move(dir)), read_only_(access == Access::read_only) {
     if (root_.empty()) fail_invalid("store: empty store directory");
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+    if (read_only_) {
+        open_read_only();
+        return;
+    }
     fs::make_dirs(root_, 0700);
     root_fd_.reset(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (root_fd_.get() < 0) fail_io("store: open directory " + root_, errno);
@@ -262,6 +315,35 @@ FsStore::FsStore(std::string dir) : root_(std::move(dir)) {
     generation_fd_ = owned.release();
 }
 
+void FsStore::open_read_only() {
+    // A configuration test: what is there is read, nothing is created (a missing store reads as
+    // empty), no counter is mapped for writing.
+    root_fd_.reset(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root_fd_.get() < 0) {
+        if (errno == ENOENT) return;
+        fail_io("store: open directory " + root_, errno);
+    }
+    const std::string path = fs::join(root_, kGeneration);
+    UniqueFd fd(fs::open_beneath(root_fd_.get(), kGeneration, O_RDONLY | O_NONBLOCK | O_NOCTTY));
+    if (fd.get() < 0) {
+        if (errno == ENOENT) return;
+        fail_open("open", path, errno);
+    }
+    struct stat st;
+    fs::require_regular(fd.get(), "store: " + path, &st);
+    if (st.st_size < static_cast<off_t>(sizeof(uint64_t))) return;
+    void* p = ::mmap(nullptr, sizeof(uint64_t), PROT_READ, MAP_SHARED, fd.get(), 0);
+    if (p == MAP_FAILED) fail_io("store: mmap " + path, errno);
+    generation_ = static_cast<volatile uint64_t*>(p);
+    generation_fd_ = fd.release();
+}
+
+void FsStore::check_writable(const char* what) const {
+    if (read_only_)
+        fail(Status::internal, std::string("store: ") + what + " in " + root_ +
+                                   ", which was opened read-only (configuration test)");
+}
+
 FsStore::~FsStore() {
     if (generation_) ::munmap(const_cast<uint64_t*>(generation_), sizeof(uint64_t));
     if (generation_fd_ >= 0) ::close(generation_fd_);
@@ -289,6 +371,7 @@ std::optional<std::string> FsStore::load(const std::string& key) {
 std::optional<std::string> FsStore::load_with_identity(const std::string& key,
                                                        FileIdentity* identity) {
     const std::string path = full_path(key);
+    if (root_fd_.get() < 0) return std::nullopt;  // read-only, and no store yet
     UniqueFd fd(fs::open_beneath(root_fd_.get(), key, O_RDONLY | O_NONBLOCK | O_NOCTTY));
     if (fd.get() < 0) {
         if (errno == ENOENT) return std::nullopt;
@@ -307,6 +390,7 @@ std::optional<std::string> FsStore::load_with_identity(const std::string& key,
 
 std::optional<FileIdentity> FsStore::identity_of(const std::string& key) {
     const std::string path = full_path(key);
+    if (root_fd_.get() < 0) return std::nullopt;  // read-only, and no store yet
     // O_PATH: nothing is opened for reading (a FIFO does not block); a symbolic link as the last
     // component is opened itself and refused below.
     UniqueFd fd(fs::open_beneath(root_fd_.get(), key, O_PATH));
@@ -320,8 +404,15 @@ std::optional<FileIdentity> FsStore::identity_of(const std::string& key) {
     return identity_from(st);
 }
 
+std::optional<int64_t> FsStore::modified_at(const std::string& key) {
+    std::optional<FileIdentity> id = identity_of(key);
+    if (!id) return std::nullopt;
+    return id->mtime_ns / 1000000000;
+}
+
 void FsStore::save(const std::string& key, std::string_view data, Sensitivity s) {
     const std::string path = full_path(key);
+    check_writable("save");
     const auto [dir, name] = split_key(key);
     const StoreOwner owner = owner_of(root_fd_.get(), root_);
     UniqueFd dirfd =
@@ -332,6 +423,7 @@ void FsStore::save(const std::string& key, std::string_view data, Sensitivity s)
 
 void FsStore::remove(const std::string& key) {
     const std::string path = full_path(key);
+    check_writable("remove");
     const auto [dir, name] = split_key(key);
     UniqueFd dirfd(fs::open_beneath(root_fd_.get(), dir, O_PATH | O_DIRECTORY));
     if (dirfd.get() < 0) {
@@ -344,6 +436,7 @@ void FsStore::remove(const std::string& key) {
 }
 
 std::vector<std::string> FsStore::list(const std::string& prefix) {
+    if (root_fd_.get() < 0) return {};  // read-only, and no store yet
     // "" is the root; one trailing '/' is allowed ("certs/").
     std::string p = prefix;
     if (!p.empty() && p.back() == '/') {
@@ -366,6 +459,7 @@ std::vector<std::string> FsStore::list(const std::string& prefix) {
 
 std::unique_ptr<StoreLock> FsStore::try_lock(const std::string& lock_name) {
     check_lock_name(lock_name);
+    check_writable("lock");
     const std::string name = lock_name + ".lock";
     const std::string path = fs::join(fs::join(root_, kLocksDir), name);
     const StoreOwner owner = owner_of(root_fd_.get(), root_);
@@ -392,6 +486,7 @@ uint64_t FsStore::generation() const noexcept {
 }
 
 void FsStore::bump_generation() {
+    check_writable("bump the generation");
     int flags = ::fcntl(generation_fd_, F_GETFL);
     if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY)
         fail(Status::io, "store: " + fs::join(root_, kGeneration) +
@@ -404,13 +499,20 @@ std::string FsStore::path_of(const std::string& key) const {
 }
 
 void FsStore::prepare_ownership(long uid, long gid) {
+    if (read_only_ && root_fd_.get() < 0) return;  // nothing there yet: made at start
     UniqueFd root(::openat(root_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (root.get() < 0) fail_io("store: open directory " + root_, errno);
-    prepare_dir(root.get(), root_, uid >= 0 ? static_cast<uid_t>(uid) : static_cast<uid_t>(-1),
-                gid >= 0 ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1), 0);
+    const uid_t u = uid >= 0 ? static_cast<uid_t>(uid) : static_cast<uid_t>(-1);
+    const gid_t g = gid >= 0 ? static_cast<gid_t>(gid) : static_cast<gid_t>(-1);
+    if (read_only_) {
+        check_dir(root.get(), root_, u, g, 0);
+    } else {
+        prepare_dir(root.get(), root_, u, g, 0);
+    }
 }
 
 size_t FsStore::remove_stale_temp_files() {
+    check_writable("clean");
     return remove_stale_below(root_fd_.get(), root_, 0);
 }
 

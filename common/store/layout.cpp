@@ -152,6 +152,12 @@ std::string ca_id(std::string_view url) {
     return id + "-" + sha256_hex8(url);
 }
 
+std::string account_id(std::string_view directory_url, std::string_view eab_kid) {
+    std::string id = ca_id(directory_url);
+    if (!eab_kid.empty()) id += "-eab-" + sha256_hex8(eab_kid);
+    return id;
+}
+
 bool valid_token(std::string_view token) noexcept {
     if (token.empty() || token.size() > kMaxTokenLength) return false;
     for (char c : token) {
@@ -223,11 +229,11 @@ std::string order_key(const std::string& name, std::string_view key_type) {
 
 std::string http01_challenge(std::string_view token) {
     if (!valid_token(token)) fail_invalid("store: invalid http-01 token " + shown(token));
-    return "challenges/http-01/" + std::string(token);
+    return std::string(kHttp01Dir) + "/" + std::string(token);
 }
 
 std::string tls_alpn01_challenge(std::string_view identifier) {
-    return "challenges/tls-alpn-01/" + identifier_file_name(identifier) + ".pem";
+    return std::string(kTlsAlpn01Dir) + "/" + identifier_file_name(identifier) + ".pem";
 }
 
 std::string fallback_bundle(const std::string& name, std::string_view key_type) {

@@ -1,6 +1,6 @@
 // The one place that builds store keys. Nothing else concatenates store paths.
 //
-//   accounts/<ca-id>/account.json, account.key      one account per CA directory URL
+//   accounts/<account-id>/account.json, account.key one account per CA and EAB key id
 //   certs/<name>/<keytype>.pem                      private key + leaf + chain, one value
 //   certs/<name>/meta.json                          names, issuer, not-after, ARI, schedule state
 //   certs/<name>/archive/<unix-time>-<keytype>.pem  replaced bundles
@@ -26,6 +26,10 @@ std::string cert_name(std::string_view requested);
 // A CA's id from its directory URL: "<host>[_<port>]<path with / as ->-<8 hex of sha256(url)>",
 // lowercased, other characters outside [a-z0-9._-] as '_' (a valid name, also inside lock names).
 std::string ca_id(std::string_view directory_url);
+// An account's id: ca_id() for an account without external account binding, else ca_id() +
+// "-eab-" + 8 hex of sha256(key id), so that two EAB keys at one CA are two accounts. (Stores made
+// before this kept an EAB account under ca_id() alone; acme/account.cpp still finds it there.)
+std::string account_id(std::string_view directory_url, std::string_view eab_kid);
 // True for a well-formed http-01 token (base64url alphabet, 1..128 characters). Checked before
 // any lookup.
 bool valid_token(std::string_view token) noexcept;
@@ -48,6 +52,11 @@ std::string http01_challenge(std::string_view token);  // token must be valid_to
 std::string tls_alpn01_challenge(std::string_view identifier);
 std::string fallback_bundle(const std::string& name, std::string_view key_type);
 std::string driver_state(const std::string& config_id);
+
+// The directories of pending challenges (entries: what http01_challenge / tls_alpn01_challenge
+// put there).
+constexpr const char* kHttp01Dir = "challenges/http-01";
+constexpr const char* kTlsAlpn01Dir = "challenges/tls-alpn-01";
 
 constexpr const char* kCertsDir = "certs";
 constexpr const char* kAccountsDir = "accounts";

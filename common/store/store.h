@@ -90,6 +90,12 @@ public:
         if (!value) return std::nullopt;
         return content_identity(*value);
     }
+    // Unix time of the last save() of `key`; nullopt when it is missing or the backend cannot
+    // tell (such a backend expires leftovers, e.g. stale challenges, on its own).
+    virtual std::optional<int64_t> modified_at(const std::string& key) {
+        (void)key;
+        return std::nullopt;
+    }
     virtual void save(const std::string& key, std::string_view data, Sensitivity s) = 0;
     virtual void remove(const std::string& key) = 0;  // missing is fine
     virtual std::vector<std::string> list(const std::string& prefix) = 0;
@@ -118,17 +124,23 @@ protected:
 // (0700), opens `dir` once (the configured path itself may pass through symbolic links; nothing
 // below it may) and maps the generation counter; it throws Error(io) naming the path when it
 // cannot (a symbolic link, a non-regular file or a foreign owner included, see above).
+// Access::read_only (configuration tests: nginx -t) creates and writes nothing: a missing store
+// reads as empty, every write (save, remove, lock, bump, clean) throws Error(internal), and
+// prepare_ownership() only checks that the hand-over could be done (no immutable or append-only
+// entry to change, no read-only file system) and fails as the real one would.
 // prepare_ownership() hands the tree to an unprivileged user (called by the privileged parent
 // process before it forks workers; uid/gid < 0 leave ownership alone).
 class FsStore : public Store {
 public:
-    explicit FsStore(std::string dir);
+    enum class Access { read_write, read_only };
+    explicit FsStore(std::string dir, Access access = Access::read_write);
     ~FsStore() override;
 
     std::optional<std::string> load(const std::string& key) override;
     std::optional<std::string> load_with_identity(const std::string& key,
                                                   FileIdentity* identity) override;
     std::optional<FileIdentity> identity_of(const std::string& key) override;
+    std::optional<int64_t> modified_at(const std::string& key) override;
     void save(const std::string& key, std::string_view data, Sensitivity s) override;
     void remove(const std::string& key) override;
     std::vector<std::string> list(const std::string& prefix) override;
@@ -144,7 +156,10 @@ public:
 
 private:
     std::string full_path(const std::string& key) const;  // validates the key
+    void open_read_only();
+    void check_writable(const char* what) const;
     std::string root_;
+    bool read_only_ = false;
     UniqueFd root_fd_;  // O_PATH | O_DIRECTORY, opened once: every key is resolved below it
     volatile uint64_t* generation_ = nullptr;  // mmap'd <root>/generation
     int generation_fd_ = -1;

@@ -54,6 +54,10 @@ public:
     const std::string& problem_type() const noexcept { return problem_type_; }
     const std::vector<Subproblem>& subproblems() const noexcept { return subproblems_; }
     int http_status() const noexcept { return http_status_; }
+    // The configuration setting a validation error is about: the name of the acme_cert_config /
+    // acme_account_config member ("renew_window", "ca_urls", "eab_hmac_key", ...); empty when the
+    // error is about no single setting. Servers map it to their directive and its file:line.
+    const std::string& field() const noexcept { return field_; }
 
     Error& set_permanent(bool p) {
         permanent_ = p;
@@ -72,6 +76,10 @@ public:
         http_status_ = s;
         return *this;
     }
+    Error& set_field(std::string f) {
+        field_ = std::move(f);
+        return *this;
+    }
 
 private:
     Status status_;
@@ -80,6 +88,7 @@ private:
     std::string problem_type_;
     std::vector<Subproblem> subproblems_;
     int http_status_ = 0;
+    std::string field_;
 };
 
 // Shorthands: throw acme::Error(status, message).

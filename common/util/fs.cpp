@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -382,6 +383,35 @@ std::string read_file(const std::string& path, size_t max_bytes) {
     auto content = read_file_if_exists(path, max_bytes);
     if (!content) throw Error(Status::not_found, "read " + path + ": no such file");
     return std::move(*content);
+}
+
+std::string read_secret_file(const std::string& path, const std::string& what) {
+    const std::string where = what + " " + path;
+    // O_NONBLOCK: a FIFO with no writer yet must not hang a configuration test.
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (fd.get() < 0) fail_invalid(where + ": " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)))
+        fail_invalid(where + ": not a regular file or a pipe");
+    if (S_ISREG(st.st_mode) && (st.st_mode & S_IROTH)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        fail_invalid(where + ": readable by every local user (mode " + mode +
+                     "); make it private first (chmod o-rwx " + path + ")");
+    }
+    constexpr size_t kMaxSecret = 4096;
+    std::string text;
+    try {
+        text = read_fd(fd.get(), path, kMaxSecret);
+    } catch (const Error&) {
+        fail_invalid(where + ": more than 4 KiB or unreadable, not a key");
+    }
+    const size_t b = text.find_first_not_of(" \t\r\n");
+    const size_t e = text.find_last_not_of(" \t\r\n");
+    std::string out = b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
+    std::fill(text.begin(), text.end(), '\0');
+    if (out.empty()) fail_invalid(where + ": empty");
+    return out;
 }
 
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {

@@ -61,6 +61,12 @@ void rename_file(const std::string& from, const std::string& to);
 std::string dirname(const std::string& path);
 std::string join(const std::string& a, const std::string& b);
 
+// A secret (an EAB HMAC key, a cluster key) from a file the operator names: a regular file or a
+// pipe, at most 4 KiB, not readable by other users (the check names the chmod that fixes it);
+// surrounding white space is removed. Throws Error(invalid) with a message that starts with
+// `what` and the path.
+std::string read_secret_file(const std::string& path, const std::string& what);
+
 // ---- Descriptor-relative (see the contract above) ----------------------------------------------
 
 // Opens `rel` below the directory `dirfd` with openat2(2) and RESOLVE_BENEATH |

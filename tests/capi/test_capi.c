@@ -197,10 +197,16 @@ static void test_struct_size_too_small(void **state) {
     static const char *const domains[] = {"example.org"};
     (void)state;
     memset(&opts, 0, sizeof opts);
-    opts.struct_size = sizeof opts - 1;
+    opts.struct_size = offsetof(acme_ctx_options, lock_retry_ms);
     opts.store_dir = g_dir;
     EXPECT_INVALID(acme_ctx_create(&opts, &ctx, &err), "struct_size");
     assert_null(ctx);
+    /* A caller built before config_test was appended: accepted, the field keeps its default. */
+    opts.struct_size = offsetof(acme_ctx_options, config_test);
+    err = NULL;
+    assert_int_equal(acme_ctx_create(&opts, &ctx, &err), ACME_OK);
+    acme_ctx_destroy(ctx);
+    ctx = NULL;
 
     ctx = new_ctx();
     init_cert_config(&cfg, domains, 1);
@@ -242,6 +248,42 @@ static void test_config_error_message(void **state) {
     err = NULL;
     EXPECT_INVALID(acme_ctx_add_cert(ctx, &cfg, NULL, &err), "http-02");
     acme_ctx_destroy(ctx);
+}
+
+/* Each configuration error names the setting it is about, for the server to point at. */
+static void test_config_error_field(void **state) {
+    static const char *const domains[] = {"example.org"};
+    static const char *const wildcard[] = {"*.example.org"};
+    static const char *const bad_types[] = {"ecdsa-p521"};
+    static const char *const bad_cas[] = {"http://ca.example/dir"};
+    static const char *const bad_contacts[] = {"nobody"};
+    acme_error *err = NULL;
+    acme_cert_config cfg;
+    (void)state;
+#define EXPECT_FIELD(setup, field)                                                          \
+    do {                                                                                    \
+        init_cert_config(&cfg, domains, 1);                                                 \
+        setup;                                                                              \
+        err = NULL;                                                                         \
+        assert_int_equal(acme_cert_config_validate(&cfg, NULL, &err), ACME_ERR_INVALID);   \
+        assert_string_equal(acme_error_field(err), field);                                  \
+        acme_error_free(err);                                                               \
+    } while (0)
+    EXPECT_FIELD(cfg.renew_window = "soon", "renew_window");
+    EXPECT_FIELD((cfg.key_types = bad_types, cfg.n_key_types = 1), "key_types");
+    EXPECT_FIELD(cfg.challenge = "http-02", "challenge");
+    EXPECT_FIELD(cfg.challenge = "dns-01", "challenge");
+    EXPECT_FIELD((cfg.domains = wildcard, cfg.n_domains = 1), "domains");
+    EXPECT_FIELD((cfg.account.ca_urls = bad_cas, cfg.account.n_ca_urls = 1), "ca_urls");
+    EXPECT_FIELD((cfg.account.contacts = bad_contacts, cfg.account.n_contacts = 1),
+                 "contacts");
+    EXPECT_FIELD((cfg.account.eab_kid = "k", cfg.account.eab_hmac_key = "not base64!"),
+                 "eab_hmac_key");
+    EXPECT_FIELD(cfg.account.chain_roots = "/nonexistent/roots.pem", "chain_roots");
+    EXPECT_FIELD(cfg.profile = "short lived", "profile");
+    EXPECT_FIELD(cfg.dns_propagation_seconds = 7200, "dns_propagation_seconds");
+#undef EXPECT_FIELD
+    assert_string_equal(acme_error_field(NULL), "");
 }
 
 static void test_validate_without_a_context(void **state) {
@@ -529,6 +571,7 @@ int main(void) {
         cmocka_unit_test(test_status_names_and_versions),
         cmocka_unit_test_setup_teardown(test_struct_size_too_small, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_config_error_message, setup_dir, remove_dir),
+        cmocka_unit_test(test_config_error_field),
         cmocka_unit_test_setup_teardown(test_validate_without_a_context, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_two_certs_one_store_name, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_prepare_fallback_and_cert_cb, setup_dir, remove_dir),

@@ -69,10 +69,12 @@ class AcmectlTestCase(harness.HarnessTestCase):
         return r
 
     def ca_args(self, ca, store=None):
-        """--store/--ca/--ca-root for a Pebble or a CAFront (``ca_root`` from the harness CA)."""
+        """--store/--ca/--ca-root/--chain-roots for a Pebble or a CAFront (``ca_root`` from the
+        harness CA, ``chain_roots`` pebble's roots)."""
         self.open_ca_dir()
         return ["--store", store or self.store, "--ca", ca.directory_url,
-                "--ca-root", self.ws.ca.ca_file, "--agree-tos", "--email", "ops@example.org"]
+                "--ca-root", self.ws.ca.ca_file, "--chain-roots", ca.chain_roots,
+                "--agree-tos", "--email", "ops@example.org"]
 
     def issue(self, ca, pebble, domains, *extra, command="issue", store=None, check=0,
               http01=True):

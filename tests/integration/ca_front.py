@@ -537,7 +537,8 @@ class CAFront:
 
     def corrupt_next_certificate(self, count=1, mode="signature"):
         """Alter the next ``count`` certificate downloads: "signature" (leaf signature no longer
-        verifies, still parses), "truncate" (cut in the middle), "garbage" (not PEM)."""
+        verifies, still parses), "truncate" (cut in the middle), "garbage" (not PEM),
+        "leaf-only" (the intermediates left out: a well-formed answer clients cannot verify)."""
         return self.add_fault(Fault("corrupt", "certificate", "POST", count, mode=mode))
 
     def clear_faults(self):
@@ -574,6 +575,9 @@ class CAFront:
             return b"this is not a certificate\n"
         if mode == "truncate":
             return body[:len(body) // 2]
+        if mode == "leaf-only":
+            marker = "-----END CERTIFICATE-----"
+            return (text[:text.find(marker) + len(marker)] + "\n").encode()
         end = text.find("-----END CERTIFICATE-----")
         if end < 0:
             return body[:len(body) // 2]

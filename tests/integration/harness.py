@@ -515,6 +515,7 @@ class Workspace:
         front = ca_front.CAFront(pebble.base_url, upstream_ca=pebble.ca_root,
                                  cert=self.ca.issue(name),
                                  log_path=os.path.join(self.log_dir, name + ".log"), **kwargs)
+        front.chain_roots = pebble.chain_roots  # the front serves pebble's chains
         front.start()
         self.on_close(front.stop)
         self.watch_log(front.log_path, name)
@@ -1063,6 +1064,8 @@ class Pebble:
         self.pebble_proc = self.challtestsrv_proc = None
         self._started_once = False
         self._root_files = {}
+        self._chain_roots = []
+        self._chain_roots_file = None
 
     # -- addresses
     @property
@@ -1094,6 +1097,33 @@ class Pebble:
     def ca_root(self):
         """CA file that verifies pebble's HTTPS (the harness CA): acme_ca_root / --ca-root."""
         return self.ws.ca.ca_file
+
+    @property
+    def chain_roots(self):
+        """File of every root pebble issued under, alternates and earlier starts included (pebble
+        makes new roots at each start; the file keeps the old ones): the trust anchors of
+        acme_chain_roots / ACMEChainRoots / --chain-roots. Valid once pebble was started."""
+        if self._chain_roots_file is None:
+            raise HarnessError("pebble.chain_roots: pebble was never started")
+        return self._chain_roots_file
+
+    def _record_chain_roots(self):
+        i = 0
+        while True:
+            r = http_get(self.management_url + "/roots/%d" % i, ca=self.ca_root)
+            if r.status != 200:
+                break
+            pem = r.body.decode()
+            if pem not in self._chain_roots:
+                self._chain_roots.append(pem)
+            i += 1
+        if self._chain_roots_file is None:
+            self._chain_roots_file = self.ws.write("pebble-chain-roots-%d.pem" % self.listen_port,
+                                                   "")
+        with open(self._chain_roots_file + ".tmp", "w") as f:
+            f.write("".join(self._chain_roots))
+        os.chmod(self._chain_roots_file + ".tmp", 0o644)
+        os.replace(self._chain_roots_file + ".tmp", self._chain_roots_file)
 
     # -- lifecycle
     def start(self, timeout=20.0):
@@ -1150,6 +1180,7 @@ class Pebble:
         wait_for_port(self.management_port, timeout=timeout, proc=self.pebble_proc)
         wait_for_http(self.directory_url, ca=self.ca_root, status=200, timeout=timeout,
                       proc=self.pebble_proc)
+        self._record_chain_roots()
 
     def stop(self):
         """Stop pebble and challtestsrv (idempotent)."""

@@ -74,7 +74,7 @@ class Nginx:
     """One nginx instance: its directory, config, master process.
 
     ``pebble`` (optional) gives the http-level defaults ``acme_ca`` / ``acme_ca_root`` /
-    ``acme_agree_tos`` (``ca_url`` overrides the directory URL, e.g. for a CA front).
+    ``acme_chain_roots`` / ``acme_agree_tos`` (``ca_url`` overrides the directory URL, e.g. for a CA front).
     """
 
     def __init__(self, ws, name="nginx", pebble=None, ca_url=None, workers=1, store=None,
@@ -124,6 +124,7 @@ class Nginx:
                 lines.append("    acme_ca %s;" % self.ca_url)
             if self.pebble:
                 lines.append("    acme_ca_root %s;" % self.pebble.ca_root)
+                lines.append("    acme_chain_roots %s;" % self.pebble.chain_roots)
             lines.append("    acme_agree_tos on;")
         lines.append(textwrap.indent(textwrap.dedent(http_body).strip("\n"), "    "))
         lines.append("}")

@@ -1,5 +1,7 @@
 """20 of 20 issuances succeed while pebble rejects half of all nonces
-(PEBBLE_WFE_NONCEREJECT=50): badNonce is retried with the nonce of the error response."""
+(PEBBLE_WFE_NONCEREJECT=50): badNonce is retried with the nonce of the error response. At 90%
+rejected nonces a request can exhaust its own retries; the order is then resumed, a bounded number
+of times, so that every issuance still finishes."""
 
 import unittest
 
@@ -32,6 +34,16 @@ class TestBadNonce(AcmectlTestCase):
         rejected = front.count(method="POST", status=400)
         print("pebble rejected %d nonces during %d issuances" % (rejected, RUNS))
         self.assertGreater(rejected, 0)
+
+    def test_ninety_percent_rejected(self):
+        pebble = self.ws.start_pebble(env={"PEBBLE_WFE_NONCEREJECT": "90"})
+        front = self.ws.start_ca_front(pebble, ari=False, profiles=None)
+        failures = []
+        for i in range(6):
+            r = self.issue(front, pebble, ["r%d.example.org" % i], check=None)
+            if r.returncode != 0:
+                failures.append(r)
+        self.assertEqual(failures, [], "%d of 6 issuances failed" % len(failures))
 
 
 if __name__ == "__main__":

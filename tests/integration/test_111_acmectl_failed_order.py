@@ -55,6 +55,24 @@ class TestFailedOrder(AcmectlTestCase):
         r, cert = self.renew_fails(NAME, "does not verify")
         self.assertIn("does not verify", cert["last_error"]["detail"])
 
+    def test_leaf_only_download(self):
+        # Well-formed, right names and key, but clients cannot build the path to the root.
+        self.front.corrupt_next_certificate(mode="leaf-only")
+        r, cert = self.renew_fails(NAME, "does not verify against the trusted roots",
+                                   "unable to get local issuer certificate")
+        self.assertIn("does not verify", cert["last_error"]["detail"])
+
+    def test_roots_of_the_system_trust_store_refuse_pebble(self):
+        # Without --chain-roots the system trust store decides: pebble's root is not in it.
+        args = [a for a in self.ca_args(self.front)]
+        i = args.index("--chain-roots")
+        del args[i:i + 2]
+        r = self.acmectl("renew", *args, "-d", NAME, "--force", "--http01-listen",
+                         "%s:%d" % (harness.LOCALHOST, self.pebble.http_port), check=1)
+        self.assertIn("does not verify against the trusted roots", r.stderr)
+        with open(self.path, "rb") as f:
+            self.assertEqual(f.read(), self.before, "the certificate in service was replaced")
+
     def test_garbage_download(self):
         self.front.corrupt_next_certificate(mode="garbage")
         # The CA's fault: transient (retried with backoff), not a configuration problem.

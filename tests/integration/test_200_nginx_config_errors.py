@@ -95,15 +95,23 @@ CASES = [
             server_name a.example.org;
             acme_ca http://ca.example.org/dir;
             acme on;
-        }""", "acme on;",
+        }""", 'acme_ca http://',
      r'CA directory URL "http://ca\.example\.org/dir" must start with https://'),
+    ("http-level CA that is not a URL", """
+        acme_ca notaurl;
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }""", "acme_ca notaurl", r'CA directory URL "notaurl" must start with https://',
+     "no-ca"),
     ("CA without a host", """
         server {
             listen 127.0.0.1:%(https)d ssl;
             server_name a.example.org;
             acme_ca https:///dir;
             acme on;
-        }""", "acme on;", r'CA directory URL "https:///dir" names no host'),
+        }""", 'acme_ca https:///dir', r'CA directory URL "https:///dir" names no host'),
     ("acme on|off", """
         server {
             listen 127.0.0.1:%(https)d ssl;
@@ -125,14 +133,14 @@ CASES = [
             server_name a.example.org;
             acme_renew_window soon;
             acme on;
-        }""", "acme on;", r'expected a duration like 30d or a percentage like 33%'),
+        }""", 'acme_renew_window soon', r'expected a duration like 30d or a percentage like 33%'),
     ("dns-01 without hook", """
         server {
             listen 127.0.0.1:%(https)d ssl;
             server_name a.example.org;
             acme_challenge dns-01;
             acme on;
-        }""", "acme on;", r'the dns-01 challenge needs a DNS hook program'),
+        }""", 'acme_challenge dns-01', r'the dns-01 challenge needs a DNS hook program'),
     ("dns hook not executable", """
         server {
             listen 127.0.0.1:%(https)d ssl;
@@ -140,14 +148,14 @@ CASES = [
             acme_challenge dns-01;
             acme_dns_hook /nonexistent/hook.sh;
             acme on;
-        }""", "acme on;", r'DNS hook "/nonexistent/hook\.sh" is not an executable file'),
+        }""", 'acme_dns_hook /nonexistent', r'DNS hook "/nonexistent/hook\.sh" is not an executable file'),
     ("dns wait too long", """
         server {
             listen 127.0.0.1:%(https)d ssl;
             server_name a.example.org;
             acme_dns_wait 2h;
             acme on;
-        }""", "acme on;", r'"acme_dns_wait" must be at most 1h'),
+        }""", 'acme_dns_wait 2h', r'DNS propagation wait must be between 0 and 3600 seconds'),
     ("EAB algorithm", """
         acme_eab kid-1 c2VjcmV0 HS1;
         server {
@@ -162,7 +170,7 @@ CASES = [
             listen 127.0.0.1:%(https)d ssl;
             server_name a.example.org;
             acme on;
-        }""", "acme on;",
+        }""", 'acme_eab kid-1 "not base64!"',
      r'the external account binding HMAC key is not base64url-encoded'),
     ("bad email", """
         acme_email "not an address";
@@ -170,14 +178,45 @@ CASES = [
             listen 127.0.0.1:%(https)d ssl;
             server_name a.example.org;
             acme on;
-        }""", "acme on;", r'invalid contact email address "not an address"'),
+        }""", 'acme_email "not an address"', r'invalid contact email address "not an address"'),
+    ("two contacts for one account", """
+        acme_email a@example.org;
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name b.example.org;
+            acme_email b@example.org;
+            acme on;
+        }""", 'acme_email b@example.org',
+     r'the certificates "a\.example\.org" and "b\.example\.org" share one account at '
+     r'https://127\.0\.0\.1:1/dir but give it different contacts \(a@example\.org and '
+     r'b@example\.org\)'),
+    ("two HMAC keys for one EAB key id", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_eab kid-1 c2VjcmV0;
+            acme on;
+        }
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name b.example.org;
+            acme_eab kid-1 b3RoZXI;
+            acme on;
+        }""", 'acme_eab kid-1 b3RoZXI',
+     r'the external account binding key id "kid-1" at https://127\.0\.0\.1:1/dir has another '
+     r'HMAC key for the certificate "a\.example\.org"'),
     ("bad profile", """
         server {
             listen 127.0.0.1:%(https)d ssl;
             server_name a.example.org;
             acme_profile "short lived";
             acme on;
-        }""", "acme on;", r'invalid ACME profile name "short lived"'),
+        }""", 'acme_profile "short lived"', r'invalid ACME profile name "short lived"'),
     ("ssl_certificate in a managed server", """
         server {
             listen 127.0.0.1:%(https)d ssl;
@@ -230,7 +269,7 @@ CASES = [
             listen 127.0.0.1:%(https)d ssl;
             server_name a.example.org;
             acme on;
-        }""", "acme_store /dev/null/store", r'acme_store: mkdir /dev/null/store: Not a directory',
+        }""", "acme_store /dev/null/store", r'acme_store: store: open directory /dev/null/store: Not a directory',
      "bad-store"),
     ("acme_store in a server", """
         server {
@@ -332,15 +371,34 @@ class TestConfigErrors(nginx_harness.NginxTestCase):
         rc, out = ngx.test_config()
         self.assertEqual(rc, 0, out)
         self.assertIn("test is successful", out)
-        # The store exists, belongs to the worker user, and holds a fallback per certificate
-        # and key type.
-        st = os.stat(ngx.store)
-        self.assertEqual(st.st_uid, nginx_harness.pwd_uid(nginx_harness.WORKER_USER))
-        self.assertEqual(st.st_mode & 0o777, 0o700)
-        fallbacks = sorted(os.listdir(os.path.join(ngx.store, "fallback")))
-        self.assertEqual(fallbacks, ["a.example.org", "c.example.org", "e.example.org",
-                                     "example.net", "shop1.example.org"])
-        self.assertEqual(sorted(os.listdir(os.path.join(ngx.store, "fallback", "c.example.org"))),
-                         ["ecdsa-p256.pem", "rsa-2048.pem"])
-        self.assertEqual(os.listdir(os.path.join(ngx.store, "fallback", "a.example.org")),
-                         ["ecdsa-p384.pem"])
+        # A configuration test writes nothing: no store, no stand-in certificate on disk.
+        self.assertFalse(os.path.exists(ngx.store), os.listdir(os.path.dirname(ngx.store)))
+
+    def test_configuration_test_of_an_existing_store_changes_nothing(self):
+        ngx = self.nginx()
+        ngx.ca_url = "https://127.0.0.1:1/dir"
+        ngx.write_config("""
+            server {
+                listen 127.0.0.1:%(https)d ssl;
+                server_name a.example.org;
+                acme on;
+            }
+        """ % self.ports())
+        ngx.start(wait_ports=[self.https_port])  # makes the store and its stand-in
+        fallback = os.path.join(ngx.store, "fallback", "a.example.org", "ecdsa-p256.pem")
+        harness.wait_until(lambda: os.path.exists(fallback), what="the stand-in on disk")
+        ngx.stop()
+
+        def snapshot():
+            out = {}
+            for root, dirs, files in os.walk(ngx.store):
+                for n in dirs + files:
+                    p = os.path.join(root, n)
+                    st = os.lstat(p)
+                    out[p] = (st.st_mode, st.st_uid, st.st_mtime_ns, st.st_size)
+            return out
+        os.remove(fallback)  # even a missing stand-in is not written by nginx -t
+        before = snapshot()
+        rc, out = ngx.test_config()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(snapshot(), before)

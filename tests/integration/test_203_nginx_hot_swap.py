@@ -161,6 +161,7 @@ class TestHotSwap(nginx_harness.NginxTestCase):
         def renew():
             cp = harness.run([harness.acmectl_path(), "renew", "--force", "--store", ngx.store,
                               "--ca", pebble.directory_url, "--ca-root", pebble.ca_root,
+                              "--chain-roots", pebble.chain_roots,
                               "--agree-tos", "-d", NAME], timeout=120)
             self.assertIn(b"ecdsa-p256.pem", cp.stdout)
         during = self.swap_under_load(pebble, ngx, workers, tls, renew)

@@ -75,7 +75,8 @@ class TestConfExamples(nginx_harness.NginxTestCase):
                 self.assertEqual(rc, 0, "%s:\n%s\n--- rewritten config ---\n%s" % (
                     name, out, text))
                 self.assertIn("test is successful", out)
-                self.assertTrue(os.listdir(os.path.join(ngx.dir, "store", "fallback")))
+                # A configuration test writes nothing.
+                self.assertFalse(os.path.exists(os.path.join(ngx.dir, "store")))
 
     def test_basic_example_against_pebble(self):
         pebble = self.ws.start_pebble(http_port=self.http_port,
@@ -85,7 +86,8 @@ class TestConfExamples(nginx_harness.NginxTestCase):
         ngx = self.nginx(pebble)
         text = Rewriter(ngx.dir, {80: self.http_port, 443: self.https_port}).rewrite(original)
         text = text.replace("https://acme-v02.api.letsencrypt.org/directory",
-                            "%s;\n    acme_ca_root %s" % (pebble.directory_url, pebble.ca_root))
+                            "%s;\n    acme_ca_root %s;\n    acme_chain_roots %s" % (
+                                pebble.directory_url, pebble.ca_root, pebble.chain_roots))
         text = text.replace("user www-data;", "user %s %s;" % (
             nginx_harness.WORKER_USER, nginx_harness.WORKER_GROUP))
         self.assertIn(pebble.directory_url, text)

@@ -41,7 +41,7 @@ class TestStoreOwnership(nginx_harness.NginxTestCase):
         dead = harness.free_port()
         ngx = self.nginx(ca_url="https://127.0.0.1:%d/directory" % dead)
         ngx.write_config(SERVER % self.ports())
-        # First run: creates the store and the fallbacks; second run: everything is stored.
+        # nginx -t twice: neither writes the store; both hand nginx data: certificates.
         for _ in range(2):
             rc, out = ngx.test_config()
             self.assertEqual(rc, 0, out)

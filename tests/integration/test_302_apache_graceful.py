@@ -85,8 +85,8 @@ class TestGraceful(HttpdTestCase):
         front.delay_next(4, path="challenge", method="POST")
         httpd.write_config(
             httpd.base_config() +
-            "ACMECertificateAuthority %s\nACMECARoot %s\nACMEAgreeTOS On\nACMEStoreDir %s\n" % (
-                front.directory_url, pebble.ca_root, httpd.store_dir) +
+            "ACMECertificateAuthority %s\nACMECARoot %s\nACMEChainRoots %s\nACMEAgreeTOS On\nACMEStoreDir %s\n" % (
+                front.directory_url, pebble.ca_root, pebble.chain_roots, httpd.store_dir) +
             httpd.http_vhost() + httpd.managed_vhost("example.org"))
         httpd.start()
         httpd.wait_for_error_log(r"order https://\S+ placed", timeout=30)

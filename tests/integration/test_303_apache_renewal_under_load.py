@@ -141,7 +141,8 @@ class TestRenewalUnderLoad(HttpdTestCase):
             # Same store, CA and account options as the module; httpd answers http-01.
             cp = harness.run([harness.acmectl_path(), "renew", "--force", "-v",
                               "--store", httpd.store_dir, "--ca", pebble.directory_url,
-                              "--ca-root", pebble.ca_root, "--email", "admin@example.org",
+                              "--ca-root", pebble.ca_root,
+                              "--chain-roots", pebble.chain_roots, "--email", "admin@example.org",
                               "--agree-tos", "-d", "example.org"], timeout=120, check=False)
             result["cp"] = cp
             self.assertEqual(cp.returncode, 0, cp.stderr.decode(errors="replace"))

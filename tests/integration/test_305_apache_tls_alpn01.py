@@ -34,8 +34,8 @@ class TestTlsAlpn01(HttpdTestCase):
             extra += "    ACMEKeyType %s\n" % key_types
         httpd.write_config(
             httpd.base_config(modules=["http2"]) +
-            "ACMECertificateAuthority %s\nACMECARoot %s\nACMEAgreeTOS On\nACMEStoreDir %s\n" % (
-                front.directory_url, pebble.ca_root, httpd.store_dir) +
+            "ACMECertificateAuthority %s\nACMECARoot %s\nACMEChainRoots %s\nACMEAgreeTOS On\nACMEStoreDir %s\n" % (
+                front.directory_url, pebble.ca_root, pebble.chain_roots, httpd.store_dir) +
             httpd.managed_vhost("alpn.example.org", extra=extra))
         httpd.start()
         self.assertNotIn("do not list acme-tls/1", httpd.error_log_text())

@@ -39,8 +39,9 @@ class TestConfExamples(HttpdTestCase):
             text = "ACMEStoreDir %s\n" % httpd.store_dir + text
         if pebble is not None:
             text = re.sub(r"^ACMECertificateAuthority .*$",
-                          "ACMECertificateAuthority %s\nACMECARoot %s" % (
-                              pebble.directory_url, pebble.ca_root), text, flags=re.M)
+                          "ACMECertificateAuthority %s\nACMECARoot %s\nACMEChainRoots %s" % (
+                              pebble.directory_url, pebble.ca_root, pebble.chain_roots), text,
+                          flags=re.M)
         return text
 
     def write(self, httpd, example, pebble=None):

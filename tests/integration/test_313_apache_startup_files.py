@@ -67,6 +67,35 @@ class TestStartupFiles(HttpdTestCase):
         left = [n for n in os.listdir(os.path.join(httpd.dir, "run")) if n.startswith("mod_acme")]
         self.assertEqual(left, [])
 
+    def test_a_missing_runtime_directory_is_created(self):
+        # "apache2 -f" without apache2ctl and without DefaultRuntimeDir: httpd's compiled-in
+        # runtime directory, which apache2ctl (or systemd) would have made, is missing.
+        runtime = harness.run(["sh", "-c", "strings /usr/sbin/apache2 | grep -x "
+                               "/var/run/apache2 || true"]).stdout.decode().strip()
+        if runtime != "/var/run/apache2":
+            self.skipTest("this apache2 has another compiled-in runtime directory")
+        try:
+            os.rmdir(runtime)  # only when empty: no other httpd uses it
+        except OSError:
+            pass
+        made_here = not os.path.exists(runtime)
+        httpd = self.httpd()
+        pebble = self.start_pebble(httpd)
+        config = httpd.base_config() + httpd.acme_globals(pebble) + httpd.managed_vhost(NAME)
+        config = config.replace('DefaultRuntimeDir "%s/run"\n' % httpd.dir, "")
+        self.assertNotIn("DefaultRuntimeDir", config)
+        httpd.write_config(config)
+        pebble.stop()
+        httpd.start()
+        self.assertTrue(os.path.isdir(runtime))
+        if made_here:
+            self.assertIn("created the runtime directory %s (DefaultRuntimeDir)" % runtime,
+                          httpd.error_log_text())
+        files = self.startup_files(httpd)
+        self.assertEqual(list(files), ["ecdsa-p256"], httpd.error_log_text())
+        self.assertEqual(os.path.dirname(files["ecdsa-p256"]), runtime)
+        self.assertEqual(httpd.stop(), 0)
+
     def test_store_below_a_directory_of_the_children_user_is_reported(self):
         httpd = self.httpd()
         pebble = self.start_pebble(httpd)

@@ -139,10 +139,12 @@ SSLRandomSeed startup builtin
            loglevel=loglevel, mpm=mpm_settings if mpm_settings is not None
            else MPM_SETTINGS.get(self.mpm, ""), extra=extra)
 
-    def acme_globals(self, pebble, store=True):
-        """ACME settings for a pebble: CA, its HTTPS trust, TOS, contact, the store."""
-        text = ("ACMECertificateAuthority %s\nACMECARoot %s\nACMEAgreeTOS On\n"
-                "ACMEContactEmail admin@example.org\n" % (pebble.directory_url, pebble.ca_root))
+    def acme_globals(self, pebble, store=True, ca_url=None):
+        """ACME settings for a pebble (``ca_url``: a CA front's directory instead of pebble's):
+        CA, its HTTPS trust, the chain roots, TOS, contact, the store."""
+        text = ("ACMECertificateAuthority %s\nACMECARoot %s\nACMEChainRoots %s\n"
+                "ACMEAgreeTOS On\nACMEContactEmail admin@example.org\n" % (
+                    ca_url or pebble.directory_url, pebble.ca_root, pebble.chain_roots))
         if store:
             text += "ACMEStoreDir %s\n" % self.store_dir
         return text

@@ -81,6 +81,11 @@ ACME_API const char *acme_error_message(const acme_error *err);
 ACME_API const char *acme_error_problem_type(const acme_error *err);
 /* 1 when retrying without a configuration change cannot help. */
 ACME_API int acme_error_is_permanent(const acme_error *err);
+/* For a configuration error: the acme_cert_config / acme_account_config member it is about
+ * ("renew_window", "ca_urls", "eab_hmac_key", "domains", ...), so that a server can name its own
+ * directive and where it was written; "" when the error concerns no single setting (or several
+ * together, such as names against the challenge type, reported where the certificate is enabled). */
+ACME_API const char *acme_error_field(const acme_error *err);
 /* Unix time before which the CA asked not to retry; 0 when it did not say. */
 ACME_API int64_t acme_error_retry_after(const acme_error *err);
 ACME_API void acme_error_free(acme_error *err);
@@ -129,6 +134,15 @@ typedef struct acme_account_config {
     const char *eab_hmac_key;
     /* "HS256" (default), "HS384", "HS512". */
     const char *eab_alg;
+    /* Fields below were added after ABI version 1's first release; callers that set struct_size
+     * to an older size get their defaults. */
+    /* PEM file of the root certificates an issued chain must reach (checked like a TLS client:
+     * validity of every certificate, each signature, intermediates as sent). NULL = the system
+     * trust store. A chain that does not verify is never installed. */
+    const char *chain_roots;
+    /* File holding the base64url EAB HMAC key (instead of eab_hmac_key): read once, when the
+     * configuration is validated; it must not be readable by other users. */
+    const char *eab_hmac_key_file;
 } acme_account_config;
 
 typedef struct acme_cert_config {
@@ -169,6 +183,10 @@ typedef struct acme_ctx_options {
     /* How often a non-driving process retries the driver lock (and the driver a certificate
      * that another process is ordering), in ms; 0 = 2000. */
     unsigned lock_retry_ms;
+    /* 1 for a configuration test (nginx -t): the store is read when it exists, and nothing is
+     * created, written or handed over; acme_ctx_prepare() makes stand-in certificates in memory
+     * only, and acme_ctx_start() refuses. (Added after ABI version 1's first release.) */
+    int config_test;
 } acme_ctx_options;
 
 typedef struct acme_ctx acme_ctx;

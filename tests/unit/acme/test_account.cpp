@@ -89,12 +89,14 @@ TEST_F(AccountTest, StoredKeyWithoutAccountJsonIsLookedUpWithoutSpendingEab) {
     ca.eab_keys["kid-1"] = base64url_encode("a single-use HMAC key, 32 bytes!");
     settings.eab_kid = "kid-1";
     settings.eab_hmac_key = ca.eab_keys["kid-1"];
+    // An EAB account lives under the CA's id and its key id.
+    const std::string json = layout::account_json(account_id(store, ca.directory_url(), settings));
     auto c1 = new_client();
     ensure_account(*c1, store, settings);
     ASSERT_EQ(ca.used_eab_kids.size(), 1u);
     EXPECT_EQ(ca.accounts.at(0).eab_kid, "kid-1");
     // A crash after the CA created the account but before account.json was written.
-    store.remove(json_name());
+    store.remove(json);
     const size_t regs = registrations();
 
     auto c2 = new_client();
@@ -107,10 +109,10 @@ TEST_F(AccountTest, StoredKeyWithoutAccountJsonIsLookedUpWithoutSpendingEab) {
     ASSERT_NE(last, nullptr);
     EXPECT_TRUE(last->payload_json.boolean("onlyReturnExisting"));
     EXPECT_FALSE(last->payload_json.has("externalAccountBinding"));
-    EXPECT_EQ(Json::parse(*store.load(json_name())).str("url"), ca.accounts[0].url);
+    EXPECT_EQ(Json::parse(*store.load(json)).str("url"), ca.accounts[0].url);
     // account.json names the EAB kid, never the HMAC key.
-    EXPECT_EQ(store.load(json_name())->find(settings.eab_hmac_key), std::string::npos);
-    EXPECT_EQ(Json::parse(*store.load(json_name())).str("eab_kid"), "kid-1");
+    EXPECT_EQ(store.load(json)->find(settings.eab_hmac_key), std::string::npos);
+    EXPECT_EQ(Json::parse(*store.load(json)).str("eab_kid"), "kid-1");
 }
 
 TEST_F(AccountTest, TermsNotAgreedIsPermanentAndNamesTheSetting) {
@@ -168,7 +170,7 @@ TEST_F(AccountTest, RolloverWritesNextKeyFirstAndPromotesIt) {
         return std::nullopt;
     };
     store.ops.clear();
-    rollover_account_key(*c, store, crypto::KeyType::ecdsa_p384);
+    rollover_account_key(*c, store, settings, crypto::KeyType::ecdsa_p384);
     EXPECT_TRUE(seen);
     EXPECT_EQ(store.ops, (std::vector<std::string>{"save " + next_name(), "save " + key_name(),
                                                    "remove " + next_name()}));
@@ -194,7 +196,7 @@ TEST_F(AccountTest, RefusedRolloverKeepsTheOldKey) {
                                              {{"replay-nonce", "zz"}});
         return std::nullopt;
     };
-    EXPECT_THROW(rollover_account_key(*c, store, crypto::KeyType::ecdsa_p256), Error);
+    EXPECT_THROW(rollover_account_key(*c, store, settings, crypto::KeyType::ecdsa_p256), Error);
     EXPECT_EQ(*store.load(key_name()), old_key);
     EXPECT_FALSE(store.has(next_name()));
 }
@@ -212,7 +214,7 @@ TEST_F(AccountTest, InterruptedRolloverIsCompletedOnTheNextLoad) {
         }
         return std::nullopt;
     };
-    EXPECT_THROW(rollover_account_key(*c, store, crypto::KeyType::ecdsa_p256), Error);
+    EXPECT_THROW(rollover_account_key(*c, store, settings, crypto::KeyType::ecdsa_p256), Error);
     ASSERT_TRUE(lost);
     ASSERT_TRUE(store.has(next_name()));
     const std::string next = *store.load(next_name());
@@ -228,9 +230,9 @@ TEST_F(AccountTest, InterruptedRolloverIsCompletedOnTheNextLoad) {
 TEST_F(AccountTest, AccountInfo) {
     settings.contacts = {"mailto:ops@example.org"};
     auto c = new_client();
-    EXPECT_THROW(account_info(*c, store, false), Error);
+    EXPECT_THROW(account_info(*c, store, settings, false), Error);
     ensure_account(*c, store, settings);
-    Json info = account_info(*c, store, true);
+    Json info = account_info(*c, store, settings, true);
     EXPECT_EQ(info.str("url"), ca.accounts.at(0).url);
     EXPECT_EQ(info.str("ca"), ca.directory_url());
     EXPECT_EQ(info.str("status"), "valid");
@@ -238,6 +240,72 @@ TEST_F(AccountTest, AccountInfo) {
     EXPECT_EQ(info.str("thumbprint"), crypto::jwk_thumbprint(ca.accounts[0].key.get()));
     EXPECT_EQ(info.strings("contacts"), settings.contacts);
     EXPECT_FALSE(info.str("created").empty());
+}
+
+TEST_F(AccountTest, ChangedContactsReachTheCaOnce) {
+    settings.contacts = {"mailto:old@example.org"};
+    auto c = new_client();
+    ensure_account(*c, store, settings);
+    settings.contacts = {"mailto:new@example.org", "mailto:ops@example.org"};
+    auto c2 = new_client();
+    EXPECT_FALSE(ensure_account(*c2, store, settings));
+    Json live = account_info(*c2, store, settings, true);
+    EXPECT_EQ(live.strings("contacts"), settings.contacts) << "as the CA reports it";
+    EXPECT_EQ(Json::parse(*store.load(json_name())).strings("contacts"), settings.contacts);
+    // Unchanged: no request to the CA beyond loading.
+    const size_t before = ca.requests.size();
+    auto c3 = new_client();
+    EXPECT_FALSE(ensure_account(*c3, store, settings));
+    EXPECT_EQ(ca.requests.size(), before);
+    // No contacts configured: the account keeps the ones it has.
+    settings.contacts.clear();
+    auto c4 = new_client();
+    EXPECT_FALSE(ensure_account(*c4, store, settings));
+    EXPECT_EQ(ca.requests.size(), before);
+}
+
+TEST_F(AccountTest, EachEabKeyIdHasAnAccountOfItsOwn) {
+    ca.eab_keys = {{"kid-a", "c2VjcmV0LWE"}, {"kid-b", "c2VjcmV0LWI"}};
+    settings.eab_kid = "kid-a";
+    settings.eab_hmac_key = "c2VjcmV0LWE";
+    settings.eab_alg = "HS256";
+    auto a = new_client();
+    EXPECT_TRUE(ensure_account(*a, store, settings));
+    AccountSettings other = settings;
+    other.eab_kid = "kid-b";
+    other.eab_hmac_key = "c2VjcmV0LWI";
+    auto b = new_client();
+    EXPECT_TRUE(ensure_account(*b, store, other)) << "kid-b is not merged into kid-a's account";
+    EXPECT_NE(a->account_url(), b->account_url());
+    EXPECT_NE(account_id(store, ca.directory_url(), settings),
+              account_id(store, ca.directory_url(), other));
+    // Each is found again, by its own key id.
+    auto a2 = new_client();
+    EXPECT_FALSE(ensure_account(*a2, store, settings));
+    EXPECT_EQ(a2->account_url(), a->account_url());
+}
+
+TEST_F(AccountTest, AnEabAccountOfAnOlderStoreIsFoundUnderTheCaId) {
+    ca.eab_keys = {{"kid-a", "c2VjcmV0LWE"}};
+    settings.eab_kid = "kid-a";
+    settings.eab_hmac_key = "c2VjcmV0LWE";
+    settings.eab_alg = "HS256";
+    auto c = new_client();
+    ensure_account(*c, store, settings);
+    // Move it where stores made before per-key-id accounts kept it.
+    const std::string id = account_id(store, ca.directory_url(), settings);
+    const std::string legacy = layout::ca_id(ca.directory_url());
+    ASSERT_NE(id, legacy);
+    store.save(layout::account_json(legacy), *store.load(layout::account_json(id)),
+               Sensitivity::public_data);
+    store.save(layout::account_key(legacy), *store.load(layout::account_key(id)),
+               Sensitivity::secret);
+    store.remove(layout::account_json(id));
+    store.remove(layout::account_key(id));
+    EXPECT_EQ(account_id(store, ca.directory_url(), settings), legacy);
+    auto c2 = new_client();
+    EXPECT_FALSE(ensure_account(*c2, store, settings)) << "the single-use key is not spent again";
+    EXPECT_EQ(ca.accounts.size(), 1u);
 }
 
 TEST_F(AccountTest, ReregisterAfterTheCaLostTheAccount) {

@@ -61,6 +61,7 @@ struct IssuerTest : ::testing::Test {
         r.domains = std::move(names);
         r.authz_timeout_ms = 10000;
         r.order_timeout_ms = 10000;
+        r.chain_roots_pem = ca.root.pem();
         return r;
     }
     std::string order_json_key(const OrderRequest& r) {
@@ -363,21 +364,44 @@ TEST(CheckIssued, Reasons) {
         c.push_back(crypto::share(up.cert.get()));
         return c;
     };
+    const std::string roots = root.pem();
     EXPECT_EQ(check_issued(chain_of(inter.issue(key.get(), {"a.example"}), inter), key.get(),
-                           {"a.example"}, now),
+                           {"a.example"}, roots, now),
               "");
-    EXPECT_EQ(check_issued(crypto::Chain(), key.get(), {"a.example"}, now),
+    EXPECT_EQ(check_issued(crypto::Chain(), key.get(), {"a.example"}, roots, now),
               "the CA returned no certificate");
     EXPECT_EQ(
         check_issued(chain_of(inter.issue(key.get(), {"a.example"}, now - 7200, now - 3600), inter),
-                     key.get(), {"a.example"}, now),
+                     key.get(), {"a.example"}, roots, now),
         "the certificate has expired");
     EXPECT_EQ(
         check_issued(chain_of(inter.issue(key.get(), {"a.example"}, now + 3600, now + 7200), inter),
-                     key.get(), {"a.example"}, now),
+                     key.get(), {"a.example"}, roots, now),
         "the certificate is not valid yet");
+    // Only the leaf: a client trusting the root cannot build the path.
+    crypto::Chain leaf_only;
+    leaf_only.push_back(inter.issue(key.get(), {"a.example"}));
+    EXPECT_EQ(check_issued(leaf_only, key.get(), {"a.example"}, roots, now),
+              "the chain does not verify against the trusted roots: unable to get local issuer "
+              "certificate");
+    // An expired intermediate above a valid leaf: refused.
+    {
+        testing::TestCA old = testing::TestCA::make("I", &root);
+        testing::set_validity(old.cert.get(), now - 7200, now - 3600);
+        ASSERT_TRUE(X509_sign(old.cert.get(), root.key.get(), EVP_sha256()));
+        EXPECT_EQ(check_issued(chain_of(old.issue(key.get(), {"a.example"}), old), key.get(),
+                               {"a.example"}, roots, now),
+                  "the chain does not verify against the trusted roots: certificate has expired");
+    }
+    // Roots of another CA, or the system trust store: refused.
+    EXPECT_NE(check_issued(chain_of(inter.issue(key.get(), {"a.example"}), inter), key.get(),
+                           {"a.example"}, stranger.pem(), now),
+              "");
+    EXPECT_NE(check_issued(chain_of(inter.issue(key.get(), {"a.example"}), inter), key.get(),
+                           {"a.example"}, "", now),
+              "");
     std::string broken = check_issued(chain_of(inter.issue(key.get(), {"a.example"}), stranger),
-                                      key.get(), {"a.example"}, now);
+                                      key.get(), {"a.example"}, roots, now);
     EXPECT_EQ(broken.rfind("the chain does not verify", 0), 0u) << broken;
 }
 

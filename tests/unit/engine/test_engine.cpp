@@ -245,3 +245,43 @@ TEST_F(EngineTest, OrdersThatShareANameAreNotValidatedAtTheSameTime) {
 
 }  // namespace
 }  // namespace acme::engine
+
+// ---- stale challenges --------------------------------------------------------------------
+
+#include <sys/time.h>
+
+namespace acme::engine {
+namespace {
+
+TEST_F(EngineTest, TakeoverRemovesChallengesLeftByAnInterruptedOrder) {
+    // A process killed in the middle of an order left its challenges; they must not be answered
+    // for ever. One that a live order (acmectl) published a moment ago stays.
+    EngineOptions o;
+    o.store_dir = dir + "/store";
+    o.lock_retry_ms = 100;
+    Engine engine(o);
+    engine.add(config({"stale.example"}, {crypto::KeyType::ecdsa_p256}));
+    const std::string old_token = layout::http01_challenge("old-token_0123456789");
+    const std::string old_alpn = layout::tls_alpn01_challenge("stale.example");
+    const std::string fresh_token = layout::http01_challenge("fresh-token_0123456789");
+    put(old_token, "old-token_0123456789.thumbprint");
+    put(old_alpn, "key and certificate");
+    put(fresh_token, "fresh-token_0123456789.thumbprint");
+    const struct timeval hour_ago[2] = {{time(nullptr) - 3600, 0}, {time(nullptr) - 3600, 0}};
+    ASSERT_EQ(::utimes((dir + "/store/" + old_token).c_str(), hour_ago), 0);
+    ASSERT_EQ(::utimes((dir + "/store/" + old_alpn).c_str(), hour_ago), 0);
+    engine.prepare(-1, -1);
+    EXPECT_TRUE(engine.http01_lookup("old-token_0123456789")) << "answered before the sweep";
+
+    engine.start();
+    for (int i = 0; i < 200 && !log.any("removed 2 stale challenge(s)"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    engine.stop();
+    EXPECT_TRUE(log.any("removed 2 stale challenge(s)"));
+    EXPECT_FALSE(engine.http01_lookup("old-token_0123456789"));
+    EXPECT_FALSE(fs::exists(dir + "/store/" + old_alpn));
+    EXPECT_TRUE(engine.http01_lookup("fresh-token_0123456789"));
+}
+
+}  // namespace
+}  // namespace acme::engine

@@ -75,6 +75,17 @@ TEST(Layout, CaIdFromDirectoryUrl) {
     EXPECT_NO_THROW(layout::account_key(id));
 }
 
+TEST(Layout, AccountIdIsPerCaAndEabKeyId) {
+    const std::string url = "https://127.0.0.1:14000/dir";
+    EXPECT_EQ(layout::account_id(url, ""), layout::ca_id(url));
+    const std::string a = layout::account_id(url, "kid-a"), b = layout::account_id(url, "kid-b");
+    EXPECT_EQ(a.rfind(layout::ca_id(url) + "-eab-", 0), 0u) << a;
+    EXPECT_NE(a, b);
+    EXPECT_EQ(a, layout::account_id(url, "kid-a"));
+    // Any key id, even one with '/' or "..", gives a usable key segment.
+    EXPECT_NO_THROW(layout::account_json(layout::account_id(url, "../../etc/passwd")));
+}
+
 TEST(Layout, CaIdRefusesNonUrls) {
     expect_invalid([] { layout::ca_id(""); });
     expect_invalid([] { layout::ca_id("acme-v02.api.letsencrypt.org/directory"); });

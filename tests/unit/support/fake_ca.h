@@ -299,7 +299,12 @@ private:
             return problem(400, "malformed", "fake CA: JWS signature does not verify");
 
         if (p.kind == "new-acct") return new_account(d, jwk_key);
-        if (p.kind == "acct") return reply(200, account_json(*acct));
+        if (p.kind == "acct") {
+            // An update (RFC 8555 section 7.3.2) carries the new contacts; POST-as-GET nothing.
+            if (d.payload_json.is_object() && d.payload_json.get("contact").is_array())
+                acct->contact = d.payload_json.get("contact");
+            return reply(200, account_json(*acct));
+        }
         if (p.kind == "key-change") return key_change(d, *acct);
         if (p.kind == "new-order") return new_order(d, *acct);
         if (p.kind == "order") {
