@@ -1306,6 +1306,9 @@ static int acme_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX 
         return DECLINED;
     }
     SSL_CTX_set_cert_cb(ctx, acme_ssl_cert_callback, c->binding);
+    /* "SSLUseStapling On": mod_ssl staples only the certificates it loaded at start; the core
+     * staples every certificate it swaps in (and those) from responses the driver fetched. */
+    (void)acme_ssl_ctx_staple(ctx, c->binding->cert);
     return OK;
 }
 

@@ -1696,6 +1696,13 @@ ngx_http_acme_postconfiguration(ngx_conf_t *cf)
 
         SSL_CTX_set_cert_cb(sscf->ssl.ctx, acme_ssl_cert_cb, ascf->cert);
 
+        /*
+         * "ssl_stapling on": nginx looks staples up on the certificates it
+         * loaded itself; the core staples the ones it swaps in
+         */
+
+        (void) acme_ssl_ctx_staple(sscf->ssl.ctx, ascf->cert);
+
         if (ascf->tls_alpn01) {
             SSL_CTX_set_alpn_select_cb(sscf->ssl.ctx,
                                        ngx_http_acme_alpn_select, amcf->ctx);

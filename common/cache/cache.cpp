@@ -26,6 +26,29 @@ int64_t coarse_ms() noexcept {
     return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
 }
 
+// Realtime seconds of CLOCK_REALTIME_COARSE (a vDSO read, no system call).
+int64_t coarse_unix() noexcept {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return ts.tv_sec;
+}
+
+// An OCSP response, owned by the X509 it is attached to (freed with it).
+struct Staple {
+    int64_t next_update = 0;
+    std::string der;
+};
+
+void free_staple(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+    delete static_cast<Staple*>(ptr);
+}
+
+int staple_index() {
+    static const int index = X509_get_ex_new_index(0, const_cast<char*>("acme OCSP staple"),
+                                                   nullptr, nullptr, free_staple);
+    return index;
+}
+
 struct AlpnChallenge {
     crypto::X509Ptr cert;
     crypto::PKey key;
@@ -170,9 +193,14 @@ bool CachedCert::reload_type(size_t i) {
         id = store_.identity_of(key);
         if (!id) return false;  // nothing yet: keep what we have
     }
+    // The response stapled with a stored certificate: a new one makes a new entry.
+    const std::string ocsp_key = layout::cert_ocsp(name_, kt);
+    const std::optional<FileIdentity> ocsp_id =
+        fallback ? std::nullopt : store_.identity_of(ocsp_key);
     const Entry* cur = current_[i].load(std::memory_order_acquire);
     auto is_current = [&](const FileIdentity& v) {
-        return cur && cur->fallback == fallback && cur->source == v;
+        return cur && cur->fallback == fallback && cur->source == v &&
+               cur->ocsp_source == ocsp_id;
     };
     auto is_refused = [&](const FileIdentity& v) {
         return refused_[i] && refused_[i]->fallback == fallback && refused_[i]->source == v;
@@ -195,10 +223,26 @@ bool CachedCert::reload_type(size_t i) {
     refused_[i].reset();
     e->fallback = fallback;
     e->source = read_id;
+    e->ocsp_source = ocsp_id;
+    if (ocsp_id) {
+        // Checked when the driver fetched it; here only whether it is about this certificate
+        // and still current (a response of the certificate just replaced is not).
+        FileIdentity oid;
+        std::optional<std::string> der = store_.load_with_identity(ocsp_key, &oid);
+        X509* issuer = e->chain && sk_X509_num(e->chain.get()) > 0
+                           ? sk_X509_value(e->chain.get(), 0)
+                           : nullptr;
+        int64_t next_update = 0;
+        e->ocsp_source = der ? std::optional<FileIdentity>(oid) : std::nullopt;
+        if (der && issuer &&
+            crypto::ocsp_staple_fits(*der, e->leaf.get(), issuer, coarse_unix(), &next_update))
+            e->stapled = attach_staple(e->leaf.get(), std::move(*der), next_update);
+    }
+    const bool stapled = e->stapled;
     const Entry* old = current_[i].exchange(e.release(), std::memory_order_acq_rel);
     if (old) retire(old);
-    ACME_LOG_INFO("acme: %s: %s %s certificate loaded", name_.c_str(), kt,
-                  fallback ? "fallback" : "stored");
+    ACME_LOG_INFO("acme: %s: %s %s certificate loaded%s", name_.c_str(), kt,
+                  fallback ? "fallback" : "stored", stapled ? " with its OCSP response" : "");
     return true;
 }
 
@@ -221,6 +265,36 @@ void CachedCert::retire(const Entry* old) {
         }
     }
     retired_.emplace_back(now, old);
+}
+
+bool attach_staple(X509* leaf, std::string der, int64_t next_update) noexcept {
+    const int idx = staple_index();
+    if (idx < 0 || !leaf) return false;
+    auto* st = new (std::nothrow) Staple;
+    if (!st) return false;
+    st->next_update = next_update;
+    st->der = std::move(der);
+    delete static_cast<Staple*>(X509_get_ex_data(leaf, idx));
+    if (!X509_set_ex_data(leaf, idx, st)) {
+        delete st;
+        return false;
+    }
+    return true;
+}
+
+int apply_staple(SSL* ssl) noexcept {
+    const int idx = staple_index();
+    X509* x = SSL_get_certificate(ssl);
+    const auto* st = x && idx >= 0 ? static_cast<const Staple*>(X509_get_ex_data(x, idx)) : nullptr;
+    if (!st || st->der.empty() || coarse_unix() >= st->next_update) return SSL_TLSEXT_ERR_NOACK;
+    void* copy = OPENSSL_memdup(st->der.data(), st->der.size());
+    if (!copy) return SSL_TLSEXT_ERR_NOACK;
+    if (SSL_set_tlsext_status_ocsp_resp(ssl, static_cast<unsigned char*>(copy),
+                                        static_cast<long>(st->der.size())) != 1) {
+        OPENSSL_free(copy);
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return SSL_TLSEXT_ERR_OK;
 }
 
 bool attach_alpn_challenge(SSL* ssl, crypto::X509Ptr cert, crypto::PKey key) noexcept {

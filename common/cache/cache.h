@@ -48,6 +48,10 @@ struct Entry {
     bool fallback = false;
     // Identity of the stored value it was read from.
     FileIdentity source;
+    // Identity of the OCSP response read with it (std::nullopt: none was stored). A response that
+    // fits the leaf is attached to the leaf (see apply_staple).
+    std::optional<FileIdentity> ocsp_source;
+    bool stapled = false;
 };
 
 class CachedCert {
@@ -121,6 +125,14 @@ std::unique_ptr<Entry> parse_bundle(const std::string& pem);
 
 // The PEM text of an entry: private key, leaf, chain.
 std::string entry_pem(const Entry& e);
+
+// SSL_CTX_set_tlsext_status_cb() callback body: staples the OCSP response attached to the
+// certificate OpenSSL chose for this handshake, if any and still current. One copy of the
+// response is made, because OpenSSL frees the buffer it is given (nginx's own stapling does the
+// same); nothing is parsed or read. Returns SSL_TLSEXT_ERR_OK or SSL_TLSEXT_ERR_NOACK.
+int apply_staple(SSL* ssl) noexcept;
+// Attaches a (checked) OCSP response to `leaf` until it is freed; for parse_bundle's callers.
+bool attach_staple(X509* leaf, std::string der, int64_t next_update) noexcept;
 
 // tls-alpn-01: marks a handshake to be answered with a validation certificate.
 // The SSL owns the attached objects (freed with the SSL).

@@ -364,6 +364,19 @@ ACME_API int acme_ssl_cert_cb(struct ssl_st* ssl, void* arg) {
     return static_cast<acme_cert*>(arg)->managed->cached().apply(ssl);
 }
 
+namespace {
+int staple_cb(SSL* ssl, void*) { return acme::cache::apply_staple(ssl); }
+}  // namespace
+
+ACME_API int acme_ssl_ctx_staple(struct ssl_ctx_st* ssl_ctx, acme_cert* cert) {
+    if (!ssl_ctx || !cert) return 0;
+    int (*current)(SSL*, void*) = nullptr;
+    if (SSL_CTX_get_tlsext_status_cb(ssl_ctx, &current) != 1 || !current) return 0;
+    SSL_CTX_set_tlsext_status_cb(ssl_ctx, staple_cb);
+    cert->managed->set_stapled();
+    return 1;
+}
+
 ACME_API acme_status acme_ctx_start(acme_ctx* ctx, acme_error** err) {
     return guard(err, [&] {
         require(ctx, "ctx");

@@ -106,6 +106,34 @@ bool cert_covers_names(X509* cert, const std::vector<std::string>& names);
 // the reason. Throws Error(invalid) when `roots_pem` holds no certificate.
 std::string verify_chain(const Chain& chain, std::string_view roots_pem, int64_t at_time);
 
+// ---- OCSP (RFC 6960), for stapling ---------------------------------------------------------
+
+struct OcspStatus {
+    enum class Kind { good, revoked, unknown };
+    Kind status = Kind::unknown;
+    int64_t this_update = 0;
+    int64_t next_update = 0;
+    int64_t revoked_at = 0;  // revoked only
+};
+
+// The first OCSP responder URL of the certificate's Authority Information Access; "" when none.
+std::string ocsp_responder_url(X509* leaf);
+// DER OCSPRequest for `leaf` (issued by `issuer`), SHA-1 certificate id, no nonce (responses are
+// cached and stapled).
+std::string ocsp_request_der(X509* leaf, X509* issuer);
+// Checks a responder's answer the way a client checks a staple: a successful basic response,
+// signed by `issuer` or by a responder it delegated to that chains up to `roots_pem` (the system
+// trust store when empty), about `leaf`, current at `now` (thisUpdate at most 5 minutes ahead,
+// nextUpdate present and ahead). Returns the status it reports. Throws Error(protocol) for an
+// unusable answer and Error(verify) for one that does not verify.
+OcspStatus check_ocsp_response(std::string_view der, X509* leaf, X509* issuer,
+                               std::string_view roots_pem, int64_t now);
+// Whether a stored response (checked when it was fetched) still fits: about `leaf`, "good",
+// nextUpdate after `now` (returned in *next_update). No signature check. For the cache, when it
+// loads a staple.
+bool ocsp_staple_fits(std::string_view der, X509* leaf, X509* issuer, int64_t now,
+                      int64_t* next_update) noexcept;
+
 // RFC 9773 (ARI) CertID: base64url(AKI keyIdentifier) "." base64url(serial DER content bytes).
 // Throws Error(invalid) when the certificate has no AKI keyIdentifier.
 std::string ari_cert_id(X509* cert);

@@ -56,6 +56,10 @@ using ExtStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION),
 using X509StorePtr = std::unique_ptr<X509_STORE, OsslDeleter<X509_STORE, X509_STORE_free>>;
 using X509StoreCtxPtr =
     std::unique_ptr<X509_STORE_CTX, OsslDeleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
+// The roots of `roots_pem` (a PEM bundle), or the system trust store when it is empty. Throws
+// Error(invalid) for a bundle without certificates, Error(crypto) naming `what` otherwise.
+X509StorePtr trust_store(std::string_view roots_pem, const char* what);
+
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG, ECDSA_SIG_free>>;
 using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OsslDeleter<ASN1_INTEGER, ASN1_INTEGER_free>>;
 using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, OsslDeleter<ASN1_OBJECT, ASN1_OBJECT_free>>;

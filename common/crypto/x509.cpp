@@ -186,6 +186,25 @@ bool cert_covers_names(X509* cert, const std::vector<std::string>& names) {
     return true;
 }
 
+namespace detail {
+
+X509StorePtr trust_store(std::string_view roots_pem, const char* what) {
+    X509StorePtr store(X509_STORE_new());
+    if (!store) fail_openssl(std::string(what) + ": X509_STORE_new");
+    if (roots_pem.empty()) {
+        if (X509_STORE_set_default_paths(store.get()) != 1)
+            fail_openssl(std::string(what) + ": load the system trust store");
+        return store;
+    }
+    for (const X509Ptr& root : parse_pem_chain(roots_pem)) {
+        if (X509_STORE_add_cert(store.get(), root.get()) != 1)
+            fail_openssl(std::string(what) + ": add trusted certificate");
+    }
+    return store;
+}
+
+}  // namespace detail
+
 std::string verify_chain(const Chain& chain, std::string_view roots_pem, int64_t at_time) {
     detail::ErrorQueueGuard guard;
     if (chain.empty()) return "empty certificate chain";
@@ -193,17 +212,7 @@ std::string verify_chain(const Chain& chain, std::string_view roots_pem, int64_t
         if (!c) return "null certificate in chain";
     }
 
-    detail::X509StorePtr store(X509_STORE_new());
-    if (!store) fail_openssl("verify: X509_STORE_new");
-    if (roots_pem.empty()) {
-        if (X509_STORE_set_default_paths(store.get()) != 1)
-            fail_openssl("verify: load the system trust store");
-    } else {
-        for (const X509Ptr& root : parse_pem_chain(roots_pem)) {
-            if (X509_STORE_add_cert(store.get(), root.get()) != 1)
-                fail_openssl("verify: add trusted certificate");
-        }
-    }
+    detail::X509StorePtr store = detail::trust_store(roots_pem, "verify");
     detail::X509StackPtr untrusted(sk_X509_new_null());
     if (!untrusted) fail_openssl("verify: sk_X509_new_null");
     for (size_t i = 1; i < chain.size(); ++i) {

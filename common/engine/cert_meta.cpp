@@ -139,6 +139,11 @@ KeyCert read_cert(const Json& o, const std::string& where) {
     c.sha256 = read_str(o, "sha256", where);
     c.ca = read_str(o, "ca", where);
     c.installed_at = read_time(o, "installed_at", where);
+    c.ocsp_url = read_str(o, "ocsp_url", where);
+    c.ocsp_next_update = read_time(o, "ocsp_next_update", where);
+    c.ocsp_refresh_at = read_time(o, "ocsp_refresh_at", where);
+    c.ocsp_fails = static_cast<int>(read_count(o, "ocsp_fails", where));
+    c.ocsp_error = read_str(o, "ocsp_error", where);
     Json ari = read_object(o, "ari", where);
     if (ari.is_object()) c.ari = read_ari(ari, where + "ari.");
     return c;
@@ -200,6 +205,7 @@ std::string to_json(const CertMeta& m) {
     set_str(o, "ca", m.ca);
     set_str(o, "config_hash", m.config_hash);
     if (m.profile) o.set("profile", *m.profile);
+    if (m.stapled) o.set_bool("stapled", true);
     Json certs = Json::array();
     for (const KeyCert& c : m.certs) {
         Json j = Json::object();
@@ -212,6 +218,11 @@ std::string to_json(const CertMeta& m) {
         set_str(j, "sha256", c.sha256);
         set_str(j, "ca", c.ca);
         set_time(j, "installed_at", c.installed_at);
+        set_str(j, "ocsp_url", c.ocsp_url);
+        set_time(j, "ocsp_next_update", c.ocsp_next_update);
+        set_time(j, "ocsp_refresh_at", c.ocsp_refresh_at);
+        if (c.ocsp_fails) j.set("ocsp_fails", c.ocsp_fails);
+        set_str(j, "ocsp_error", c.ocsp_error);
         j.set("ari", ari_json(c.ari));
         certs.append(j);
     }
@@ -243,6 +254,7 @@ CertMeta cert_meta_from_json(std::string_view text) {
     m.ca = read_str(o, "ca", "");
     m.config_hash = read_str(o, "config_hash", "");
     if (!member(o, "profile").is_null()) m.profile = read_str(o, "profile", "");
+    m.stapled = read_bool(o, "stapled", "");
     Json certs = read_array(o, "certificates", "");
     for (size_t i = 0; i < certs.size(); ++i) {
         const std::string where = "certificates[" + std::to_string(i) + "]";

@@ -37,6 +37,12 @@ struct KeyCert {
     std::string ca;      // directory URL of the CA that issued it ("" when unknown)
     int64_t installed_at = 0;
     AriInfo ari;  // ari.cert_id: RFC 9773 identifier of this leaf
+    // OCSP for stapling (only for certificates a server staples).
+    std::string ocsp_url;          // the leaf's responder ("" = none)
+    int64_t ocsp_next_update = 0;  // of the stored response; 0 = none stored
+    int64_t ocsp_refresh_at = 0;   // when to fetch a response (again); 0 = as soon as possible
+    int ocsp_fails = 0;            // consecutive failed fetches
+    std::string ocsp_error;        // the last failure; "" after a success
 };
 
 struct CertMeta {
@@ -49,6 +55,8 @@ struct CertMeta {
     std::optional<std::string> profile;
     std::vector<KeyCert> certs;        // stored certificates, in configuration order
     ScheduleState schedule;
+    // A server staples OCSP responses for it: whoever renews it (acmectl too) fetches one.
+    bool stapled = false;
 
     // The certificate of `key_type`, or nullptr.
     KeyCert* find(std::string_view key_type);

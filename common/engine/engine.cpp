@@ -70,6 +70,7 @@ KeyCert key_cert(X509* leaf, const crypto::CertInfo& info, const char* key_type)
     } catch (const Error&) {
         // no AKI: no ARI for this certificate
     }
+    k.ocsp_url = crypto::ocsp_responder_url(leaf);
     return k;
 }
 
@@ -157,6 +158,13 @@ int64_t random_between(int64_t lo, int64_t hi) { return crypto::random_between(l
 ManagedCert::ManagedCert(CertConfig cfg, Store& store)
     : config_(std::move(cfg)), hash_(config_.hash()), store_(store) {
     cached_ = std::make_unique<cache::CachedCert>(store_, config_.name, config_.key_types);
+}
+
+bool ManagedCert::config_has_key_type(std::string_view key_type) const {
+    for (crypto::KeyType t : config_.key_types) {
+        if (key_type == crypto::key_type_name(t)) return true;
+    }
+    return false;
 }
 
 std::string ManagedCert::startup_file(size_t i, bool* fallback) {
@@ -423,6 +431,8 @@ void Engine::install(ManagedCert& mc, CertMeta& meta, crypto::KeyType type,
         store_->save(layout::cert_archive(mc.name(), kt, clock_.now()), *old, Sensitivity::secret);
         prune_archive(mc.name(), kt);
     }
+    // The response stapled with the certificate replaced is not about the new one.
+    store_->remove(layout::cert_ocsp(mc.name(), kt));
     store_->save(bundle_key, key_pem + chain_pem, Sensitivity::secret);
 
     crypto::Chain chain = crypto::parse_pem_chain(chain_pem);
@@ -479,6 +489,14 @@ void Engine::order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
             meta.schedule.ca_index = index;
             record_success(meta.schedule, clock_.now());
             save_meta(meta);
+            if (mc.stapled() || meta.stapled) {
+                // A server staples it: the new certificate's response before anything else (also
+                // when acmectl renewed it), so that the staple follows the swap.
+                if (fetch_ocsp_locked(mc, meta, cancel)) {
+                    save_meta(meta);
+                    store_->bump_generation();
+                }
+            }
             due_types(mc, false, clock_.now(), nullptr, true);  // picks and saves the renewal point
             ACME_LOG_NOTICE("acme: %s: done in %lld ms", mc.name().c_str(),
                             static_cast<long long>(clock_.now_ms() - started));
@@ -625,6 +643,112 @@ void Engine::sync_account(ManagedCert& mc, const std::atomic<bool>* cancel) {
     with_account(client, cfg.account, false);  // updates the contacts at the CA
 }
 
+int64_t Engine::ocsp_due(ManagedCert& mc) noexcept {
+    if (!mc.stapled()) return 0;  // only the process of a server that staples fetches
+    try {
+        const CertMeta meta = load_meta(mc);
+        int64_t due = 0;
+        for (const KeyCert& k : meta.certs) {
+            if (k.ocsp_url.empty() || !mc.config_has_key_type(k.key_type)) continue;
+            const int64_t at = std::max<int64_t>(k.ocsp_refresh_at, 1);
+            if (!due || at < due) due = at;
+        }
+        return due;
+    } catch (const std::exception& e) {
+        ACME_LOG_WARN("acme: %s: %s", mc.name().c_str(), e.what());
+        return 0;
+    }
+}
+
+void Engine::fetch_ocsp(ManagedCert& mc, const std::atomic<bool>* cancel) {
+    std::unique_ptr<StoreLock> lock = store_->try_lock("cert-" + mc.name());
+    if (!lock) throw Error(Status::busy, "acme: " + mc.name() + ": another process is ordering it");
+    CertMeta meta = load_meta(mc);
+    const bool stored = fetch_ocsp_locked(mc, meta, cancel);
+    save_meta(meta);
+    if (stored) store_->bump_generation();
+}
+
+bool Engine::fetch_ocsp_locked(ManagedCert& mc, CertMeta& meta,
+                               const std::atomic<bool>* cancel) {
+    const CertConfig& cfg = mc.config();
+    meta.stapled = true;
+    const std::string roots =
+        cfg.account.chain_roots.empty() ? std::string() : fs::read_file(cfg.account.chain_roots);
+    TransportOptions t;
+    t.cancel = cancel;
+    t.ca_file = cfg.account.ca_root;
+    t.user_agent = std::string("acme-module/") + ACME_VERSION_STRING;
+    t.allow_plain_http = true;  // OCSP responders answer over http:// (RFC 6960 appendix A.1)
+    t.max_response_bytes = 64 * 1024;
+    std::unique_ptr<Transport> transport = make_curl_transport(t);
+    bool stored = false;
+    for (KeyCert& k : meta.certs) {
+        const int64_t now = clock_.now();
+        if (k.ocsp_url.empty() || !mc.config_has_key_type(k.key_type) || k.ocsp_refresh_at > now)
+            continue;
+        try {
+            std::optional<std::string> pem =
+                store_->load(layout::cert_bundle(mc.name(), k.key_type));
+            if (!pem) continue;
+            crypto::Chain chain = crypto::parse_pem_chain(*pem);
+            if (chain.size() < 2)
+                throw Error(Status::invalid, "the stored chain has no issuer certificate");
+            HttpRequest req;
+            req.method = "POST";
+            req.url = k.ocsp_url;
+            req.headers = {{"Content-Type", "application/ocsp-request"},
+                           {"Accept", "application/ocsp-response"}};
+            req.body = crypto::ocsp_request_der(chain[0].get(), chain[1].get());
+            HttpResponse resp = transport->perform(req);
+            if (resp.status != 200)
+                throw Error(Status::network, "the OCSP responder " + k.ocsp_url + " answered " +
+                                                 std::to_string(resp.status));
+            const crypto::OcspStatus st = crypto::check_ocsp_response(
+                resp.body, chain[0].get(), chain[1].get(), roots, clock_.now());
+            if (st.status == crypto::OcspStatus::Kind::unknown)
+                throw Error(Status::protocol, "the OCSP responder does not know the certificate");
+            if (st.status == crypto::OcspStatus::Kind::revoked) {
+                // Not stapled; replaced at once.
+                ACME_LOG_ERROR("acme: %s: the CA reports the %s certificate (serial %s) as "
+                               "revoked at %s; ordering a new one", mc.name().c_str(),
+                               k.key_type.c_str(), k.serial.c_str(),
+                               format_rfc3339(st.revoked_at).c_str());
+                meta.schedule.renewal_at = now;
+                k.ocsp_error = "revoked";
+                k.ocsp_refresh_at = now + 3600;
+                continue;
+            }
+            store_->save(layout::cert_ocsp(mc.name(), k.key_type), resp.body,
+                         Sensitivity::public_data);
+            stored = true;
+            k.ocsp_next_update = st.next_update;
+            // Again at half of the response's validity, and at least an hour before it ends.
+            const int64_t half = st.this_update + (st.next_update - st.this_update) / 2;
+            k.ocsp_refresh_at = std::max(now + 60, std::min(half, st.next_update - 3600));
+            k.ocsp_fails = 0;
+            k.ocsp_error.clear();
+            ACME_LOG_INFO("acme: %s: %s OCSP response stored (good until %s; next fetch %s)",
+                          mc.name().c_str(), k.key_type.c_str(),
+                          format_rfc3339(st.next_update).c_str(),
+                          format_rfc3339(k.ocsp_refresh_at).c_str());
+        } catch (const Error& e) {
+            if (cancel && cancel->load()) throw;
+            k.ocsp_fails += 1;
+            k.ocsp_error = e.what();
+            // 1, 2, 4 ... minutes, at most an hour; before the stored response ends.
+            int64_t delay = kBackoffBase << std::min(k.ocsp_fails - 1, 6);
+            delay = std::min<int64_t>(delay, 3600);
+            int64_t at = now + delay;
+            if (k.ocsp_next_update > now) at = std::min(at, std::max(now + 60, k.ocsp_next_update - 300));
+            k.ocsp_refresh_at = at;
+            ACME_LOG_WARN("acme: %s: %s OCSP response: %s; again at %s", mc.name().c_str(),
+                          k.key_type.c_str(), e.what(), format_rfc3339(at).c_str());
+        }
+    }
+    return stored;
+}
+
 void Engine::sweep_stale_challenges() noexcept {
     // Longer than an order waits for its authorizations and its finalization together.
     constexpr int64_t kStaleChallengeSeconds = 15 * 60;
@@ -729,6 +853,7 @@ void Engine::launch(ManagedCert& mc, Task task) {
     ACME_LOG_DEBUG("acme: %s: %s", mc.name().c_str(),
                    task == Task::ari       ? "polling ARI"
                    : task == Task::account ? "updating the account"
+                   : task == Task::ocsp    ? "fetching OCSP responses"
                                            : "working on it");
     wp->thread = std::thread([this, wp, task] {
         try {
@@ -736,6 +861,8 @@ void Engine::launch(ManagedCert& mc, Task task) {
                 poll_ari(*wp->cert, &stopping_);
             } else if (task == Task::account) {
                 sync_account(*wp->cert, &stopping_);
+            } else if (task == Task::ocsp) {
+                fetch_ocsp(*wp->cert, &stopping_);
             } else {
                 std::vector<crypto::KeyType> types =
                     due_types(*wp->cert, false, clock_.now(), nullptr);
@@ -843,6 +970,13 @@ void Engine::drive_once(int64_t now, int64_t& next_wake) {
         if (d.ari_poll_at && d.ari_poll_at <= now) {
             if (work_.size() < options_.max_concurrency) launch(mc, Task::ari);
             continue;
+        }
+        if (const int64_t ocsp_at = ocsp_due(mc)) {
+            if (ocsp_at <= now) {
+                if (work_.size() < options_.max_concurrency) launch(mc, Task::ocsp);
+                continue;
+            }
+            next_wake = std::min(next_wake, ocsp_at);
         }
         next_wake = std::min(next_wake, d.wake_at());
     }

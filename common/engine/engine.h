@@ -60,6 +60,10 @@ public:
     const std::string& name() const { return config_.name; }
     const std::string& hash() const { return hash_; }
     cache::CachedCert& cached() { return *cached_; }
+    // A server staples OCSP responses for it (set in the parent before the fork; read after).
+    void set_stapled() { stapled_ = true; }
+    bool stapled() const { return stapled_; }
+    bool config_has_key_type(std::string_view key_type) const;
     // Path of the bundle of key type i to load at startup: the stored one, or the fallback
     // (sets *fallback). Re-reads the store first.
     std::string startup_file(size_t i, bool* fallback);
@@ -72,6 +76,7 @@ private:
     std::unique_ptr<cache::CachedCert> cached_;
     bool in_flight_ = false;       // guarded by Engine::mu_
     bool account_checked_ = false;  // driver thread only: contacts compared since takeover
+    bool stapled_ = false;
     // Not before this (ms): another process holds its lock, or work on it failed in a way the
     // schedule did not record. Guarded by Engine::mu_.
     int64_t not_before_ms_ = 0;
@@ -119,7 +124,7 @@ private:
 
     void driver_loop();
     void drive_once(int64_t now, int64_t& next_wake);
-    enum class Task { order, ari, account };
+    enum class Task { order, ari, account, ocsp };
     void launch(ManagedCert& mc, Task task);
     void hold_off(ManagedCert& mc, int64_t ms);
     void reap_finished();
@@ -136,6 +141,13 @@ private:
     // store read, no request); sync_account() then updates them at the CA.
     bool account_outdated(ManagedCert& mc) noexcept;
     void sync_account(ManagedCert& mc, const std::atomic<bool>* cancel);
+    // OCSP for a certificate a server staples: when the next response is due (0: none is, or it
+    // is not stapled); fetch_ocsp() fetches, checks and stores the due ones and bumps the
+    // generation, so every process staples them from its cache.
+    int64_t ocsp_due(ManagedCert& mc) noexcept;
+    void fetch_ocsp(ManagedCert& mc, const std::atomic<bool>* cancel);
+    // The fetch itself, under the certificate's lock; true when a response was stored.
+    bool fetch_ocsp_locked(ManagedCert& mc, CertMeta& meta, const std::atomic<bool>* cancel);
     // Removes pending challenges older than any order waits (left by a process killed in the
     // middle of one), so that they are no longer answered. On takeover and after each order.
     void sweep_stale_challenges() noexcept;

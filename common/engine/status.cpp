@@ -43,6 +43,14 @@ Json key_json(const KeyCert& c, int64_t now) {
     } else {
         k.set("ari_window", Json::adopt(json_null()));
     }
+    if (!c.ocsp_url.empty()) {
+        Json o = Json::object();
+        o.set("responder", c.ocsp_url);
+        o.set("next_update", c.ocsp_next_update ? time_json(c.ocsp_next_update)
+                                                 : Json::adopt(json_null()));
+        o.set("error", str_or_null(c.ocsp_error));
+        k.set("ocsp", o);
+    }
     return k;
 }
 

@@ -204,6 +204,11 @@ std::string cert_meta(const std::string& name) {
     return cert_dir(name) + "/meta.json";
 }
 
+std::string cert_ocsp(const std::string& name, std::string_view key_type) {
+    check_key_type(key_type);
+    return cert_dir(name) + "/" + std::string(key_type) + ".ocsp";
+}
+
 std::string cert_archive_dir(const std::string& name) {
     return cert_dir(name) + "/archive";
 }

@@ -3,6 +3,7 @@
 //   accounts/<account-id>/account.json, account.key one account per CA and EAB key id
 //   certs/<name>/<keytype>.pem                      private key + leaf + chain, one value
 //   certs/<name>/meta.json                          names, issuer, not-after, ARI, schedule state
+//   certs/<name>/<keytype>.ocsp                     OCSP response to staple (DER)
 //   certs/<name>/archive/<unix-time>-<keytype>.pem  replaced bundles
 //   orders/<name>.<keytype>.json, .key              order in progress (resumable after a crash)
 //   challenges/http-01/<token>                      http-01 key authorizations
@@ -44,6 +45,8 @@ std::string account_key(const std::string& ca_id);
 std::string cert_dir(const std::string& name);
 std::string cert_bundle(const std::string& name, std::string_view key_type);
 std::string cert_meta(const std::string& name);
+// The OCSP response stapled with the certificate of that key type (DER).
+std::string cert_ocsp(const std::string& name, std::string_view key_type);
 std::string cert_archive_dir(const std::string& name);
 std::string cert_archive(const std::string& name, std::string_view key_type, long long unix_time);
 std::string order_json(const std::string& name, std::string_view key_type);

@@ -55,7 +55,8 @@ extern "C" {
 
 #define ACME_ABI_VERSION 1
 
-struct ssl_st; /* OpenSSL's SSL */
+struct ssl_st;     /* OpenSSL's SSL */
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 /* ---- status and errors ------------------------------------------------------------------- */
 
@@ -240,6 +241,17 @@ ACME_API acme_status acme_cert_pem(acme_cert *cert, size_t index, char **pem, si
  * handshake was marked for tls-alpn-01 (then that certificate alone). Returns 1 (0 only on an
  * OpenSSL failure). */
 ACME_API int acme_ssl_cert_cb(struct ssl_st *ssl, void *arg);
+
+/* OCSP stapling. Call with the SSL_CTX of a server that acme_ssl_cert_cb serves, once the server
+ * configured it. When the server turned stapling on there (it installed a status callback:
+ * nginx "ssl_stapling on", httpd "SSLUseStapling On"), replaces that callback with the core's and
+ * returns 1: the driver then fetches, checks (signature up to the chain roots, status good,
+ * nextUpdate ahead) and stores an OCSP response for each certificate of `cert`, again at half of
+ * its validity and after every renewal, and every process staples it from its cache: on the
+ * handshake path one copy of the response is made (OpenSSL frees what it is given), nothing is
+ * parsed, read or fetched. Returns 0 and changes nothing otherwise. Call in the privileged parent
+ * before the fork. */
+ACME_API int acme_ssl_ctx_staple(struct ssl_ctx_st *ssl_ctx, acme_cert *cert);
 
 /* Starts the background driver thread of this process (idempotent). */
 ACME_API acme_status acme_ctx_start(acme_ctx *ctx, acme_error **err);

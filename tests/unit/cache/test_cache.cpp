@@ -469,7 +469,7 @@ TEST_F(CacheTest, RetriesAreRateLimitedLoggedOnceAndSteadyStateReadsNothing) {
     EXPECT_EQ(flaky.checks.load(), 0);
     store->bump_generation();
     EXPECT_TRUE(same(served(c, ssl), b.cert.get()));
-    EXPECT_EQ(flaky.checks.load(), 1);
+    EXPECT_EQ(flaky.checks.load(), 2) << "the bundle and its OCSP response, once each";
     EXPECT_EQ(flaky.loads.load(), 0) << "an unchanged bundle was read again";
 }
 
@@ -532,6 +532,60 @@ TEST_F(CacheTest, UnreadableBundleIsRetriedByTheWorkerUser) {
             return same(SSL_get_certificate(s.get()), b.cert.get()) ? 0 : 15;
         }),
         0);
+}
+
+}  // namespace
+}  // namespace acme::cache
+
+// ---- OCSP stapling ------------------------------------------------------------------------
+
+namespace acme::cache {
+namespace {
+
+long stapled_len(SSL* ssl) {
+    const unsigned char* p = nullptr;
+    return SSL_get_tlsext_status_ocsp_resp(ssl, &p);
+}
+
+TEST_F(CacheTest, TheStoredResponseIsStapledWithItsCertificateOnly) {
+    testing::TestCA ca = testing::TestCA::make("Staple CA");
+    Material a = make(crypto::KeyType::ecdsa_p256, "s.example", &ca);
+    install("s.example", "ecdsa-p256", a.pem);
+    CachedCert c(*store, "s.example", {crypto::KeyType::ecdsa_p256});
+    SslPtr ssl;
+    // No response stored: nothing stapled.
+    ASSERT_TRUE(same(served(c, ssl), a.cert.get()));
+    EXPECT_EQ(apply_staple(ssl.get()), SSL_TLSEXT_ERR_NOACK);
+
+    const int64_t now = time(nullptr);
+    const std::string good =
+        ca.ocsp_response(a.cert.get(), V_OCSP_CERTSTATUS_GOOD, now - 60, now + 86400);
+    store->save(layout::cert_ocsp("s.example", "ecdsa-p256"), good, Sensitivity::public_data);
+    store->bump_generation();
+    ASSERT_TRUE(same(served(c, ssl), a.cert.get()));
+    EXPECT_EQ(apply_staple(ssl.get()), SSL_TLSEXT_ERR_OK);
+    EXPECT_EQ(stapled_len(ssl.get()), static_cast<long>(good.size()));
+
+    // A new certificate: the old response is not about it and is not stapled.
+    Material b = make(crypto::KeyType::ecdsa_p256, "s.example", &ca);
+    install("s.example", "ecdsa-p256", b.pem);
+    store->bump_generation();
+    ASSERT_TRUE(same(served(c, ssl), b.cert.get()));
+    EXPECT_EQ(apply_staple(ssl.get()), SSL_TLSEXT_ERR_NOACK);
+
+    // An expired or unknown response is not stapled either.
+    store->save(layout::cert_ocsp("s.example", "ecdsa-p256"),
+                ca.ocsp_response(b.cert.get(), V_OCSP_CERTSTATUS_GOOD, now - 7200, now - 3600),
+                Sensitivity::public_data);
+    store->bump_generation();
+    ASSERT_TRUE(same(served(c, ssl), b.cert.get()));
+    EXPECT_EQ(apply_staple(ssl.get()), SSL_TLSEXT_ERR_NOACK);
+    store->save(layout::cert_ocsp("s.example", "ecdsa-p256"),
+                ca.ocsp_response(b.cert.get(), V_OCSP_CERTSTATUS_UNKNOWN, now - 60, now + 3600),
+                Sensitivity::public_data);
+    store->bump_generation();
+    ASSERT_TRUE(same(served(c, ssl), b.cert.get()));
+    EXPECT_EQ(apply_staple(ssl.get()), SSL_TLSEXT_ERR_NOACK);
 }
 
 }  // namespace

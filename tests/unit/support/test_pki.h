@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/core_names.h>
+#include <openssl/ocsp.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -175,6 +176,44 @@ struct TestCA {
     crypto::X509Ptr issue(EVP_PKEY* pub, const std::vector<std::string>& names) const {
         const int64_t now = time(nullptr);
         return issue(pub, names, now - 60, now + 90 * 86400);
+    }
+
+    // issue(), with an Authority Information Access naming `ocsp_url` as OCSP responder.
+    crypto::X509Ptr issue_with_ocsp(EVP_PKEY* pub, const std::vector<std::string>& names,
+                                    const std::string& ocsp_url) const {
+        crypto::X509Ptr leaf = issue(pub, names);
+        add_ext(leaf.get(), cert.get(), NID_info_access, ("OCSP;URI:" + ocsp_url).c_str());
+        if (!X509_sign(leaf.get(), key.get(), EVP_sha256())) crypto::fail_openssl("test pki: sign");
+        return leaf;
+    }
+
+    // A DER OCSPResponse about `leaf` (issued by this CA), signed by this CA: `status` is
+    // V_OCSP_CERTSTATUS_GOOD / _REVOKED / _UNKNOWN.
+    std::string ocsp_response(X509* leaf, int status, int64_t this_update,
+                              int64_t next_update) const {
+        OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), leaf, cert.get());
+        OCSP_BASICRESP* bs = OCSP_BASICRESP_new();
+        ASN1_TIME* tu = ASN1_TIME_set(nullptr, static_cast<time_t>(this_update));
+        ASN1_TIME* nu = ASN1_TIME_set(nullptr, static_cast<time_t>(next_update));
+        ASN1_TIME* rev = ASN1_TIME_set(nullptr, static_cast<time_t>(this_update));
+        if (!id || !bs || !tu || !nu || !rev ||
+            !OCSP_basic_add1_status(bs, id, status, status == V_OCSP_CERTSTATUS_REVOKED ? 1 : -1,
+                                    status == V_OCSP_CERTSTATUS_REVOKED ? rev : nullptr, tu, nu) ||
+            !OCSP_basic_sign(bs, cert.get(), key.get(), EVP_sha256(), nullptr, 0))
+            crypto::fail_openssl("test pki: OCSP response");
+        OCSP_RESPONSE* r = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+        unsigned char* der = nullptr;
+        const int len = r ? i2d_OCSP_RESPONSE(r, &der) : -1;
+        std::string out = len > 0 ? std::string(reinterpret_cast<char*>(der), len) : "";
+        OPENSSL_free(der);
+        OCSP_RESPONSE_free(r);
+        OCSP_BASICRESP_free(bs);
+        OCSP_CERTID_free(id);
+        ASN1_TIME_free(tu);
+        ASN1_TIME_free(nu);
+        ASN1_TIME_free(rev);
+        if (out.empty()) crypto::fail_openssl("test pki: encode OCSP response");
+        return out;
     }
 };
 
