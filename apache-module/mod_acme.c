@@ -676,7 +676,8 @@ static const char *acme_err_text(apr_pool_t *p, acme_status st, acme_error *err)
     return text;
 }
 
-static acme_ctx *acme_ctx_open(apr_pool_t *p, const char *dir, const char **why)
+/* A context for the store `dir`; `config_test`: one that only reads it (check_config). */
+static acme_ctx *acme_ctx_open(apr_pool_t *p, const char *dir, int config_test, const char **why)
 {
     acme_ctx_options opts;
     acme_ctx *ctx = NULL;
@@ -686,6 +687,7 @@ static acme_ctx *acme_ctx_open(apr_pool_t *p, const char *dir, const char **why)
     memset(&opts, 0, sizeof(opts));
     opts.struct_size = sizeof(opts);
     opts.store_dir = dir;
+    opts.config_test = config_test;
     opts.user_agent = "mod_acme " AP_SERVER_BASEPRODUCT "/" AP_SERVER_BASEREVISION;
     st = acme_ctx_create(&opts, &ctx, &err);
     if (st != ACME_OK) {
@@ -733,11 +735,12 @@ static void acme_config_error(const char *where, const char *what, const char *m
                  ACMELOGNO(01001) "%s: %s: %s", where, what, msg);
 }
 
-/* Validates cfg alone (no store is touched); NULL when valid (*name_out, if given, gets the
- * certificate's store name), else the core's message, and in *field (when given) the directive
- * it concerns (F_NFIELDS: none in particular). */
-static const char *acme_check_alone(apr_pool_t *p, const acme_cert_config *cfg,
-                                    const char **name_out, enum acme_field *field)
+/* Adds cfg to `ctx`, a configuration-test context of its store (nothing is written): the core
+ * checks it alone and against the certificates added before (store names, shared accounts).
+ * NULL when valid, else the core's message, and in *field the directive it concerns (F_NFIELDS:
+ * none in particular). *name_out gets the certificate's store name when it has a valid one. */
+static const char *acme_check_in(apr_pool_t *p, acme_ctx *ctx, const acme_cert_config *cfg,
+                                 const char **name_out, enum acme_field *field)
 {
     static const struct {
         const char *name;
@@ -751,26 +754,28 @@ static const char *acme_check_alone(apr_pool_t *p, const acme_cert_config *cfg,
                   {"eab_alg", F_EAB},         {"profile", F_PROFILE},
                   {"renew_window", F_WINDOW}, {"preferred_chain", F_CHAIN}};
     acme_error *err = NULL;
+    acme_cert *cert = NULL;
     char *name = NULL;
-    acme_status st = acme_cert_config_validate(cfg, name_out ? &name : NULL, &err);
+    acme_status st = acme_ctx_add_cert(ctx, cfg, &cert, &err);
     size_t i;
 
-    if (field) {
-        *field = F_NFIELDS;
+    *field = F_NFIELDS;
+    *name_out = NULL;
+    if (st == ACME_OK) {
+        *name_out = apr_pstrdup(p, acme_cert_name(cert));
+        return NULL;
     }
-    if (st != ACME_OK) {
-        for (i = 0; field && err && i < sizeof(fields) / sizeof(fields[0]); ++i) {
-            if (!strcmp(acme_error_field(err), fields[i].name)) {
-                *field = fields[i].field;
-            }
+    for (i = 0; err && i < sizeof(fields) / sizeof(fields[0]); ++i) {
+        if (!strcmp(acme_error_field(err), fields[i].name)) {
+            *field = fields[i].field;
         }
-        return acme_err_text(p, st, err);
     }
-    if (name_out) {
+    /* Valid alone (a clash with another certificate): its name finds the other one. */
+    if (acme_cert_config_validate(cfg, &name, NULL) == ACME_OK) {
         *name_out = apr_pstrdup(p, name);
     }
     acme_free(name);
-    return NULL;
+    return acme_err_text(p, st, err);
 }
 
 /* The configuration of server s failed with `msg`, about the directive `field`: reported at
@@ -816,7 +821,9 @@ static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 {
     apr_hash_t *owners = apr_hash_make(ptemp); /* store dir + key or name -> server_rec* */
     apr_hash_t *reported = apr_hash_make(ptemp); /* errors said at a directive's line */
+    apr_hash_t *tests = apr_hash_make(ptemp);    /* store dir -> configuration-test acme_ctx */
     apr_array_header_t *managed;
+    apr_hash_index_t *hi;
     int failed = 0, i;
 
     (void)pconf;
@@ -825,9 +832,10 @@ static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     for (i = 0; i < managed->nelts; ++i) {
         server_rec *s = APR_ARRAY_IDX(managed, i, server_rec *);
         acme_srv_conf *c = acme_conf(s);
-        const char *dir, *config_key, *name_key, *msg, *name = NULL;
+        const char *dir, *config_key, *msg, *name = NULL;
         enum acme_field field;
         acme_cert_config cfg;
+        acme_ctx *ctx;
 
         dir = acme_store_dir(c);
         acme_build_config(ptemp, s, c, &cfg);
@@ -836,20 +844,28 @@ static int acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         if (apr_hash_get(owners, config_key, APR_HASH_KEY_STRING)) {
             continue;
         }
-        msg = acme_check_alone(ptemp, &cfg, &name, &field);
-        if (!msg) {
-            name_key = apr_pstrcat(ptemp, dir, "\nname:", name, NULL);
-            if (!apr_hash_get(owners, name_key, APR_HASH_KEY_STRING)) {
-                apr_hash_set(owners, config_key, APR_HASH_KEY_STRING, s);
-                apr_hash_set(owners, name_key, APR_HASH_KEY_STRING, s);
+        ctx = apr_hash_get(tests, dir, APR_HASH_KEY_STRING);
+        if (!ctx) {
+            if (!(ctx = acme_ctx_open(ptemp, dir, 1, &msg))) {
+                acme_config_error(acme_server_where(ptemp, s, c),
+                                  apr_psprintf(ptemp, "ACMEStoreDir %s", dir), msg);
+                failed = 1;
                 continue;
             }
-            msg = apr_psprintf(ptemp, "two certificates would share the store name \"%s\" "
-                               "(give one of them different names, or the same names in one "
-                               "place)", name);
+            apr_hash_set(tests, dir, APR_HASH_KEY_STRING, ctx);
+        }
+        msg = acme_check_in(ptemp, ctx, &cfg, &name, &field);
+        if (!msg) {
+            apr_hash_set(owners, config_key, APR_HASH_KEY_STRING, s);
+            apr_hash_set(owners, apr_pstrcat(ptemp, dir, "\nname:", name, NULL),
+                         APR_HASH_KEY_STRING, s);
+            continue;
         }
         failed = 1;
         acme_report(ptemp, dir, s, c, msg, field, name, owners, reported);
+    }
+    for (hi = apr_hash_first(ptemp, tests); hi; hi = apr_hash_next(hi)) {
+        acme_ctx_destroy(apr_hash_this_val(hi));
     }
     return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
@@ -910,7 +926,7 @@ static acme_store_rt *acme_store_for(apr_pool_t *pconf, const char *dir, const c
     rt = apr_pcalloc(pconf, sizeof(*rt));
     rt->dir = apr_pstrdup(pconf, dir);
     rt->certs = apr_hash_make(pconf);
-    if (!(rt->ctx = acme_ctx_open(pconf, dir, why))) {
+    if (!(rt->ctx = acme_ctx_open(pconf, dir, 0, why))) {
         return NULL;
     }
     *tail = rt;

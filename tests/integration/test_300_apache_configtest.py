@@ -111,6 +111,15 @@ class TestConfigtest(HttpdTestCase):
         self.assertEqual(out.count("renew window '30x' is invalid"), 1, out)
         self.assertNotIn("%s:%d" % (h.conf_file, h.config_line(r"ACME On")), out)
 
+    def test_hosts_sharing_an_account_must_agree_on_its_contacts(self):
+        self.conf(globals_="ACMEContactEmail a@example.org\n",
+                  vhosts=self.httpd_.managed_vhost("a.example.org") +
+                  self.httpd_.managed_vhost("b.example.org",
+                                            extra="    ACMEContactEmail b@example.org"))
+        out = self.assert_fails_at(r"ACMEContactEmail b@", "share one account")
+        self.assertIn('the certificates "a.example.org" and "b.example.org"', out)
+        self.assertIn("different contacts (a@example.org and b@example.org)", out)
+
     def test_dns01_without_hook(self):
         self.conf(vhosts=self.httpd_.managed_vhost("example.org",
                                                   extra="    ACMEChallenge dns-01"))

@@ -20,17 +20,22 @@ class TestAccountOptions(HttpdTestCase):
         httpd = self.httpd()
         pebble = self.start_pebble(httpd, eab_keys={"kid-apache": hmac})
         front = self.ws.start_ca_front(pebble)
+        # The key from a file that only its owner reads (not in httpd's configuration).
+        key_file = self.ws.write("eab.key", hmac + "\n", mode=0o600)
         httpd.write_config(
             httpd.base_config() +
             "ACMECertificateAuthority %s\nACMECARoot %s\nACMEChainRoots %s\nACMEAgreeTOS On\nACMEStoreDir %s\n"
             "ACMEContactEmail admin@example.org\n"
-            "ACMEExternalAccountBinding kid-apache %s\nACMEProfile shortlived\n" % (
-                front.directory_url, pebble.ca_root, pebble.chain_roots, httpd.store_dir, hmac) +
+            "ACMEExternalAccountBinding kid-apache file:%s\nACMEProfile shortlived\n" % (
+                front.directory_url, pebble.ca_root, pebble.chain_roots, httpd.store_dir,
+                key_file) +
             httpd.http_vhost() + httpd.managed_vhost("eab.example.org"))
         httpd.start()
         tls = self.wait_for_pebble_cert(httpd, pebble, "eab.example.org")
         self.assert_verifies(tls, pebble, "eab.example.org")
         self.assertEqual(front.profiles_seen, ["shortlived"])
+        with open(httpd.conf_file) as f:
+            self.assertNotIn(hmac, f.read())
 
     def test_wrong_eab_key_is_reported_in_status(self):
         good = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()

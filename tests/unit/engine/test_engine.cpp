@@ -285,3 +285,54 @@ TEST_F(EngineTest, TakeoverRemovesChallengesLeftByAnInterruptedOrder) {
 
 }  // namespace
 }  // namespace acme::engine
+
+// ---- accounts shared by certificates -------------------------------------------------------
+
+namespace acme::engine {
+namespace {
+
+TEST_F(EngineTest, CertificatesSharingAnAccountMustAgreeOnIt) {
+    EngineOptions o;
+    o.store_dir = dir + "/store";
+    o.read_only = true;  // nothing is written: the check is the configuration's
+    Engine engine(o);
+    CertConfig a = config({"a.example"}, {crypto::KeyType::ecdsa_p256});
+    a.account.contacts = {"a@example.org"};
+    engine.add(a);
+
+    CertConfig b = config({"b.example"}, {crypto::KeyType::ecdsa_p256});
+    b.account.contacts = {"b@example.org"};
+    try {
+        engine.add(b);
+        FAIL() << "two contacts for one account were accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.field(), "contacts");
+        EXPECT_NE(std::string(e.what()).find("\"a.example\" and \"b.example\" share one account"),
+                  std::string::npos)
+            << e.what();
+    }
+    // Another EAB key id is another account: its own contacts are fine.
+    b.account.eab_kid = "kid-b";
+    b.account.eab_hmac_key = "c2VjcmV0";
+    EXPECT_NO_THROW(engine.add(b));
+    // The same key id with another HMAC key is refused.
+    CertConfig c = config({"c.example"}, {crypto::KeyType::ecdsa_p256});
+    c.account.contacts = {"b@example.org"};
+    c.account.eab_kid = "kid-b";
+    c.account.eab_hmac_key = "b3RoZXI";
+    try {
+        engine.add(c);
+        FAIL() << "two HMAC keys for one key id were accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.field(), "eab_hmac_key");
+    }
+    // Another CA: another account.
+    CertConfig d = config({"d.example"}, {crypto::KeyType::ecdsa_p256});
+    d.account.ca_urls = {"https://127.0.0.1:10/dir"};
+    d.account.contacts = {"d@example.org"};
+    EXPECT_NO_THROW(engine.add(d));
+    EXPECT_FALSE(fs::exists(dir + "/store")) << "a read-only engine created the store";
+}
+
+}  // namespace
+}  // namespace acme::engine
