@@ -13,12 +13,6 @@ void free_chain(STACK_OF(X509) * s) {
     sk_X509_pop_free(s, X509_free);
 }
 
-int64_t mono_seconds() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
-}
-
 // Milliseconds of CLOCK_MONOTONIC_COARSE (a vDSO read; only on the retry path).
 int64_t coarse_ms() noexcept {
     struct timespec ts;
@@ -92,18 +86,46 @@ CachedCert::CachedCert(Store& store, std::string name, std::vector<crypto::KeyTy
 
 CachedCert::~CachedCert() {
     for (auto& slot : current_) delete slot.load();
-    for (auto& r : retired_) delete r.second;
+    for (const Entry* e : retired_) delete e;
 }
 
 int CachedCert::apply(SSL* ssl) noexcept {
     refresh_if_moved();
-    for (size_t i = 0; i < types_.size(); ++i) {
-        const Entry* e = current_[i].load(std::memory_order_acquire);
+    // Sequentially consistent with retire()'s swap and reclaim()'s check: either reclaim() sees
+    // this reader, or this reader loads the entry that replaced the one reclaimed.
+    readers_.fetch_add(1, std::memory_order_seq_cst);
+    int rc = 1;
+    for (size_t i = 0; i < types_.size() && rc == 1; ++i) {
+        const Entry* e = current_[i].load(std::memory_order_seq_cst);
         if (!e) continue;
         if (SSL_use_cert_and_key(ssl, e->leaf.get(), e->key.get(), e->chain.get(), 1) != 1)
-            return 0;
+            rc = 0;
     }
-    return 1;
+    readers_.fetch_sub(1, std::memory_order_seq_cst);
+    // After an install: the first handshake that finds nobody else in flight frees what was
+    // replaced (never waits for the lock).
+    if (retired_pending_.load(std::memory_order_relaxed) && refresh_mu_.try_lock()) {
+        reclaim();
+        refresh_mu_.unlock();
+    }
+    return rc;
+}
+
+std::optional<std::pair<std::string, bool>> CachedCert::current_pem(size_t i) const {
+    if (i >= kMaxTypes) return std::nullopt;
+    readers_.fetch_add(1, std::memory_order_seq_cst);
+    struct Leave {
+        std::atomic<uint64_t>& r;
+        ~Leave() { r.fetch_sub(1, std::memory_order_seq_cst); }
+    } leave{readers_};
+    const Entry* e = current_[i].load(std::memory_order_seq_cst);
+    if (!e) return std::nullopt;
+    return std::make_pair(entry_pem(*e), e->fallback);
+}
+
+size_t CachedCert::retired_count() {
+    std::lock_guard<std::mutex> lock(refresh_mu_);
+    return retired_.size();
 }
 
 bool CachedCert::retry_pending(uint64_t gen) const noexcept {
@@ -179,6 +201,7 @@ bool CachedCert::reload_locked(std::string* failure) {
             *failure += ex.what();
         }
     }
+    reclaim();
     return changed;
 }
 
@@ -239,7 +262,7 @@ bool CachedCert::reload_type(size_t i) {
             e->stapled = attach_staple(e->leaf.get(), std::move(*der), next_update);
     }
     const bool stapled = e->stapled;
-    const Entry* old = current_[i].exchange(e.release(), std::memory_order_acq_rel);
+    const Entry* old = current_[i].exchange(e.release(), std::memory_order_seq_cst);
     if (old) retire(old);
     ACME_LOG_INFO("acme: %s: %s %s certificate loaded%s", name_.c_str(), kt,
                   fallback ? "fallback" : "stored", stapled ? " with its OCSP response" : "");
@@ -249,22 +272,24 @@ bool CachedCert::reload_type(size_t i) {
 void CachedCert::adopt(size_t i, std::unique_ptr<Entry> entry) {
     if (i >= types_.size() || !entry) fail(Status::internal, "cache: adopt: bad entry");
     std::lock_guard<std::mutex> g(refresh_mu_);
-    const Entry* old = current_[i].exchange(entry.release(), std::memory_order_acq_rel);
+    const Entry* old = current_[i].exchange(entry.release(), std::memory_order_seq_cst);
     if (old) retire(old);
 }
 
 void CachedCert::retire(const Entry* old) {
-    const int64_t now = mono_seconds();
-    // Free what has been retired long enough; no handshake holds those pointers any more.
-    for (auto it = retired_.begin(); it != retired_.end();) {
-        if (now - it->first >= kRetireSeconds) {
-            delete it->second;
-            it = retired_.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    retired_.emplace_back(now, old);
+    retired_.push_back(old);
+    retired_pending_.store(true, std::memory_order_relaxed);
+    reclaim();
+}
+
+void CachedCert::reclaim() {
+    if (retired_.empty()) return;
+    // Every entry in the list was swapped out before this load: a reader that is not counted
+    // here loads a newer entry.
+    if (readers_.load(std::memory_order_seq_cst) != 0) return;
+    for (const Entry* e : retired_) delete e;
+    retired_.clear();
+    retired_pending_.store(false, std::memory_order_relaxed);
 }
 
 bool attach_staple(X509* leaf, std::string der, int64_t next_update) noexcept {

@@ -18,9 +18,14 @@
 //    at most once per retry interval (kRetryMs; read from CLOCK_MONOTONIC_COARSE on that rare
 //    path only), and the certificate in service stays meanwhile. The failure is logged once (and
 //    again only when it changes), the recovery once.
-//  - Replaced entries are retired, not freed, for kRetireSeconds, so a handshake that loaded
-//    the old pointer just before the swap still reads valid objects (OpenSSL takes its own
-//    references inside SSL_use_cert_and_key).
+//  - A replaced entry is freed as soon as no handshake can still be using it: apply() counts
+//    itself in `readers_` (two atomic operations, no lock) from before it loads an entry until
+//    OpenSSL has taken its own references (SSL_use_cert_and_key); replaced entries wait in a
+//    retired list that is emptied whenever no reader is in flight (checked at every reload, and
+//    by the first handshake after an install that finds the list non-empty, with a try-lock that
+//    never waits). So memory does not grow with the number of installs: a process holds the
+//    entries in service plus, at most for the moment of a swap, the ones just replaced; OpenSSL
+//    frees the certificates and keys when the last connection using them goes.
 //  - reload() / apply() are thread-safe; the object is created and destroyed by one thread.
 #pragma once
 
@@ -57,7 +62,6 @@ struct Entry {
 class CachedCert {
 public:
     static constexpr size_t kMaxTypes = 2;
-    static constexpr int64_t kRetireSeconds = 120;
     static constexpr int64_t kRetryMs = 1000;
 
     // `retry_ms`: how long after a failed reload the next attempt waits (tests shorten it).
@@ -83,7 +87,15 @@ public:
     const std::string& name() const { return name_; }
     size_t type_count() const { return types_.size(); }
     crypto::KeyType type(size_t i) const { return types_.at(i); }
-    // The entry in use for key type i, or nullptr (valid until the next reload + kRetireSeconds).
+    // The PEM text (key, leaf, chain) of the entry in use for key type i, and whether it is the
+    // fallback; nullopt when there is none. Safe while handshakes reload the entry.
+    std::optional<std::pair<std::string, bool>> current_pem(size_t i) const;
+
+    // Replaced entries not freed yet (tests).
+    size_t retired_count();
+
+    // The entry in use for key type i, or nullptr. Only for a caller that no reload can run
+    // beside (configuration time, tests): another thread's reload may free it.
     const Entry* current(size_t i) const noexcept {
         return i < kMaxTypes ? current_[i].load(std::memory_order_acquire) : nullptr;
     }
@@ -102,7 +114,9 @@ private:
     // Records the outcome of a reload of generation `gen` (retry state, logging).
     void settle(uint64_t gen, const std::string& failure, bool log);
     bool retry_pending(uint64_t gen) const noexcept;
+    // Under refresh_mu_: queues `old` and frees the queue when no reader is in flight.
     void retire(const Entry* old);
+    void reclaim();
 
     Store& store_;
     std::string name_;
@@ -114,7 +128,10 @@ private:
     std::atomic<uint64_t> failed_generation_{~uint64_t{0}};
     std::atomic<int64_t> retry_at_ms_{0};
     std::mutex refresh_mu_;
-    std::vector<std::pair<int64_t, const Entry*>> retired_;  // guarded by refresh_mu_
+    // Handshakes between loading an entry pointer and OpenSSL's own references to its objects.
+    mutable std::atomic<uint64_t> readers_{0};
+    std::atomic<bool> retired_pending_{false};
+    std::vector<const Entry*> retired_;  // guarded by refresh_mu_
     std::string failure_;                                    // guarded: the failure last logged
     std::array<std::optional<Refused>, kMaxTypes> refused_;  // guarded by refresh_mu_
 };

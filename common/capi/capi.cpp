@@ -292,10 +292,11 @@ ACME_API acme_status acme_cert_pem(acme_cert* cert, size_t index, char** pem, si
         require(pem, "pem");
         if (index >= cert->managed->config().key_types.size())
             throw Error(Status::invalid, "key type index out of range", true);
-        const acme::cache::Entry* e = cert->managed->cached().current(index);
-        if (!e) throw Error(Status::not_found, "no certificate cached (call acme_ctx_prepare)");
-        *pem = dup_string(acme::cache::entry_pem(*e), len);
-        if (is_fallback) *is_fallback = e->fallback;
+        auto current = cert->managed->cached().current_pem(index);
+        if (!current)
+            throw Error(Status::not_found, "no certificate cached (call acme_ctx_prepare)");
+        *pem = dup_string(current->first, len);
+        if (is_fallback) *is_fallback = current->second;
     });
 }
 

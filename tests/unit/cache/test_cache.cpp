@@ -590,3 +590,37 @@ TEST_F(CacheTest, TheStoredResponseIsStapledWithItsCertificateOnly) {
 
 }  // namespace
 }  // namespace acme::cache
+
+// ---- memory: replaced entries are freed ----------------------------------------------------
+
+namespace acme::cache {
+namespace {
+
+TEST_F(CacheTest, ReplacedEntriesAreFreedOnceNoHandshakeUsesThem) {
+    testing::TestCA ca = testing::TestCA::make("Churn CA");
+    CachedCert c(*store, "m.example", {crypto::KeyType::ecdsa_p256});
+    SslPtr ssl;
+    for (int i = 0; i < 50; ++i) {
+        Material m = make(crypto::KeyType::ecdsa_p256, "m.example", &ca);
+        install("m.example", "ecdsa-p256", m.pem);
+        store->bump_generation();
+        // The handshake that sees the install swaps the entry and frees the one it replaced:
+        // nothing accumulates, whatever the number of installs.
+        ASSERT_TRUE(same(served(c, ssl), m.cert.get()));
+        EXPECT_EQ(c.retired_count(), 0u) << "install " << i;
+    }
+    // OpenSSL keeps what a live connection uses: the SSL still presents its certificate after
+    // the entry it came from was freed.
+    X509* held = SSL_get_certificate(ssl.get());
+    Material last = make(crypto::KeyType::ecdsa_p256, "m.example", &ca);
+    install("m.example", "ecdsa-p256", last.pem);
+    store->bump_generation();
+    SslPtr other;
+    ASSERT_TRUE(same(served(c, other), last.cert.get()));
+    EXPECT_EQ(c.retired_count(), 0u);
+    EXPECT_EQ(SSL_get_certificate(ssl.get()), held);
+    EXPECT_FALSE(crypto::cert_info(held).serial_hex.empty());
+}
+
+}  // namespace
+}  // namespace acme::cache
