@@ -140,6 +140,10 @@ void check_shared_account(const CertConfig& other, const CertConfig& cfg) {
     }
 }
 
+// A CA that keeps rejecting nonces (badNonce after the client's own retries of one request)
+// gets this many more tries of the step that failed.
+constexpr int kOrderNonceRetries = 10;
+
 int64_t earliest_expiry(const CertMeta& meta, const CertConfig& cfg) {
     int64_t earliest = 0;
     for (crypto::KeyType t : cfg.key_types) {
@@ -400,7 +404,7 @@ std::unique_ptr<Transport> Engine::transport_for(const AccountConfig& account) c
     t.ca_file = account.ca_root;
     t.user_agent = std::string("acme-module/") + ACME_VERSION_STRING;
     if (!options_.user_agent.empty()) t.user_agent += " " + options_.user_agent;
-    return make_curl_transport(t);
+    return options_.transport_factory ? options_.transport_factory(t) : make_curl_transport(t);
 }
 
 void Engine::with_account(proto::Client& client, const AccountConfig& account, bool create) {
@@ -535,6 +539,16 @@ void Engine::order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
     }
 }
 
+bool Engine::nonce_retry(const ManagedCert& mc, const Error& e, int retries,
+                         const std::atomic<bool>* cancel) const {
+    if (proto::problem_short(e.problem_type()) != "badNonce" || retries >= kOrderNonceRetries ||
+        (cancel && cancel->load()))
+        return false;
+    ACME_LOG_INFO("acme: %s: the CA keeps rejecting nonces; trying again (%d of %d)",
+                  mc.name().c_str(), retries + 1, kOrderNonceRetries);
+    return true;
+}
+
 void Engine::order_at(ManagedCert& mc, CertMeta& meta, const std::vector<crypto::KeyType>& types,
                       const std::string& ca_url, const std::atomic<bool>* cancel) {
     const CertConfig& cfg = mc.config();
@@ -544,7 +558,16 @@ void Engine::order_at(ManagedCert& mc, CertMeta& meta, const std::vector<crypto:
     std::unique_ptr<Transport> transport = transport_for(cfg.account);
     proto::Client client(*transport, ca_url, clock_);
     client.set_cancel_flag(cancel);
-    with_account(client, cfg.account, true);
+    // The client retries a rejected nonce a few times per request; a CA that keeps rejecting
+    // them gets a few more tries of each step (an order resumes where it stopped).
+    for (int retries = 0;; ++retries) {
+        try {
+            with_account(client, cfg.account, true);
+            break;
+        } catch (const Error& e) {
+            if (!nonce_retry(mc, e, retries, cancel)) throw;
+        }
+    }
     const proto::Directory& dir = client.directory();
     if (!cfg.profile.empty()) {
         if (dir.profiles.empty()) {
@@ -576,29 +599,21 @@ void Engine::order_at(ManagedCert& mc, CertMeta& meta, const std::vector<crypto:
         if (current && !dir.renewal_info.empty() && meta.ca == ca_url)
             req.replaces = current->ari.cert_id;
         proto::IssuedCertificate issued;
-        // The client retries a rejected nonce a few times per request; a CA that keeps rejecting
-        // them gets a few more tries of the whole order (which resumes where it stopped).
-        constexpr int kOrderNonceRetries = 10;
         int nonce_retries = 0;
-        for (int attempt = 0;; ++attempt) {
+        bool reregistered = false;
+        for (;;) {
             try {
                 issued = proto::run_order(client, *store_, req, *solver);
                 break;
             } catch (const Error& e) {
-                if (proto::problem_short(e.problem_type()) == "badNonce" &&
-                    nonce_retries < kOrderNonceRetries && !(cancel && cancel->load())) {
-                    ++nonce_retries;
-                    ACME_LOG_INFO("acme: %s: the CA keeps rejecting nonces; resuming the order "
-                                  "(%d of %d)", mc.name().c_str(), nonce_retries,
-                                  kOrderNonceRetries);
-                    continue;
-                }
-                if (attempt == 0 && proto::is_account_missing(e)) {
+                if (nonce_retry(mc, e, nonce_retries++, cancel)) continue;
+                if (!reregistered && proto::is_account_missing(e)) {
+                    reregistered = true;
                     proto::reregister_account(client, *store_, settings_for(cfg.account));
                     continue;
                 }
                 const std::string ptype = proto::problem_short(e.problem_type());
-                if (attempt == 0 && !req.replaces.empty() &&
+                if (!req.replaces.empty() &&
                     (ptype == "alreadyReplaced" || ptype == "conflict" ||
                      (ptype == "malformed" &&
                       std::string(e.what()).find("replaces") != std::string::npos))) {
@@ -681,7 +696,8 @@ bool Engine::fetch_ocsp_locked(ManagedCert& mc, CertMeta& meta,
     t.user_agent = std::string("acme-module/") + ACME_VERSION_STRING;
     t.allow_plain_http = true;  // OCSP responders answer over http:// (RFC 6960 appendix A.1)
     t.max_response_bytes = 64 * 1024;
-    std::unique_ptr<Transport> transport = make_curl_transport(t);
+    std::unique_ptr<Transport> transport =
+        options_.transport_factory ? options_.transport_factory(t) : make_curl_transport(t);
     bool stored = false;
     for (KeyCert& k : meta.certs) {
         const int64_t now = clock_.now();

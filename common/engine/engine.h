@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,7 @@
 #include "engine/cert_meta.h"
 #include "engine/config.h"
 #include "engine/status.h"
+#include "http/transport.h"
 #include "json/json.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -51,6 +53,8 @@ struct EngineOptions {
     // A configuration test: the store is opened read-only (nothing created or written),
     // prepare() makes stand-ins in memory, start() refuses.
     bool read_only = false;
+    // Tests: makes the transports (to the CA, to OCSP responders) instead of libcurl.
+    std::function<std::unique_ptr<Transport>(const TransportOptions&)> transport_factory;
 };
 
 class ManagedCert {
@@ -133,6 +137,10 @@ private:
     // RecordedFailure on failure (Error(busy) when another process holds the certificate).
     void order(ManagedCert& mc, const std::vector<crypto::KeyType>& types,
                const std::atomic<bool>* cancel);
+    // Whether a badNonce that survived the client's own retries gets another try of its step
+    // (logs it); `retries` is how many it had.
+    bool nonce_retry(const ManagedCert& mc, const Error& e, int retries,
+                     const std::atomic<bool>* cancel) const;
     // One CA's part of order(): account, order, challenges, install. Throws on failure.
     void order_at(ManagedCert& mc, CertMeta& meta, const std::vector<crypto::KeyType>& types,
                   const std::string& ca_url, const std::atomic<bool>* cancel);
