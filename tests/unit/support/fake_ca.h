@@ -85,6 +85,16 @@ public:
     TestCA root, intermediate;
 
     std::string directory_url() const { return base + "/dir"; }
+    // Drops what the CA recorded of finished work (requests, posts, orders, authorizations,
+    // certificates, unused nonces), for tests that count the memory of the code under test.
+    void forget_history() {
+        requests.clear();
+        posts.clear();
+        orders.clear();
+        authzs.clear();
+        certificates.clear();
+        nonces_.clear();
+    }
     size_t count(const std::string& kind) const {
         return static_cast<size_t>(std::count_if(posts.begin(), posts.end(),
                                                  [&](const Post& p) { return p.kind == kind; }));
