@@ -64,7 +64,8 @@ std::string ocsp_request_der(X509* leaf, X509* issuer) {
 OcspStatus check_ocsp_response(std::string_view der, X509* leaf, X509* issuer,
                                std::string_view roots_pem, int64_t now) {
     detail::ErrorQueueGuard guard;
-    if (!leaf || !issuer) fail_invalid("ocsp: a response is checked against a certificate and its issuer");
+    if (!leaf || !issuer)
+        fail_invalid("ocsp: a response is checked against a certificate and its issuer");
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
     OcspResponsePtr resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
     if (!resp || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size())

@@ -756,7 +756,8 @@ bool Engine::fetch_ocsp_locked(ManagedCert& mc, CertMeta& meta,
             int64_t delay = kBackoffBase << std::min(k.ocsp_fails - 1, 6);
             delay = std::min<int64_t>(delay, 3600);
             int64_t at = now + delay;
-            if (k.ocsp_next_update > now) at = std::min(at, std::max(now + 60, k.ocsp_next_update - 300));
+            if (k.ocsp_next_update > now)
+                at = std::min(at, std::max(now + 60, k.ocsp_next_update - 300));
             k.ocsp_refresh_at = at;
             ACME_LOG_WARN("acme: %s: %s OCSP response: %s; again at %s", mc.name().c_str(),
                           k.key_type.c_str(), e.what(), format_rfc3339(at).c_str());
