@@ -33,6 +33,36 @@ OcspCertIdPtr cert_id(X509* leaf, X509* issuer) {
     return id;
 }
 
+// A parsed response and the status it gives `leaf`.
+struct Found {
+    OcspResponsePtr resp;
+    OcspBasicPtr basic;
+    int status = -1;
+    ASN1_GENERALIZEDTIME *revoked = nullptr, *this_update = nullptr, *next_update = nullptr;
+};
+
+// Parses `der` as a successful basic response and finds `leaf`'s status in it; throws
+// Error(protocol) naming what is wrong.
+Found find_status(std::string_view der, X509* leaf, X509* issuer) {
+    Found f;
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    f.resp.reset(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
+    if (!f.resp || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size())
+        throw Error(Status::protocol, "ocsp: the responder's answer is not an OCSP response");
+    const int rs = OCSP_response_status(f.resp.get());
+    if (rs != OCSP_RESPONSE_STATUS_SUCCESSFUL)
+        throw Error(Status::protocol, std::string("ocsp: the responder answered \"") +
+                                          OCSP_response_status_str(rs) + "\"");
+    f.basic.reset(OCSP_response_get1_basic(f.resp.get()));
+    if (!f.basic) throw Error(Status::protocol, "ocsp: the response has no basic response");
+    OcspCertIdPtr id = cert_id(leaf, issuer);
+    int reason = -1;
+    if (OCSP_resp_find_status(f.basic.get(), id.get(), &f.status, &reason, &f.revoked,
+                              &f.this_update, &f.next_update) != 1)
+        throw Error(Status::protocol, "ocsp: the response is not about this certificate");
+    return f;
+}
+
 }  // namespace
 
 std::string ocsp_responder_url(X509* leaf) {
@@ -66,53 +96,38 @@ OcspStatus check_ocsp_response(std::string_view der, X509* leaf, X509* issuer,
     detail::ErrorQueueGuard guard;
     if (!leaf || !issuer)
         fail_invalid("ocsp: a response is checked against a certificate and its issuer");
-    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-    OcspResponsePtr resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
-    if (!resp || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size())
-        throw Error(Status::protocol, "ocsp: the responder's answer is not an OCSP response");
-    const int rs = OCSP_response_status(resp.get());
-    if (rs != OCSP_RESPONSE_STATUS_SUCCESSFUL)
-        throw Error(Status::protocol, std::string("ocsp: the responder answered \"") +
-                                          OCSP_response_status_str(rs) + "\"");
-    OcspBasicPtr basic(OCSP_response_get1_basic(resp.get()));
-    if (!basic) throw Error(Status::protocol, "ocsp: the response has no basic response");
+    Found f = find_status(der, leaf, issuer);
 
     // Signed by the issuer itself, or by a responder certificate it delegated to (which must
     // chain up to the trusted roots and carry the OCSP signing purpose).
     detail::X509StorePtr store = detail::trust_store(roots_pem, "ocsp");
     detail::X509StackPtr untrusted(sk_X509_new_null());
     if (!untrusted || !sk_X509_push(untrusted.get(), issuer)) fail_openssl("ocsp: sk_X509_push");
-    if (OCSP_basic_verify(basic.get(), untrusted.get(), store.get(), 0) != 1) {
+    if (OCSP_basic_verify(f.basic.get(), untrusted.get(), store.get(), 0) != 1) {
         const std::string why = detail::drain_errors();
         throw Error(Status::verify, "ocsp: the response's signature does not verify" +
                                         (why.empty() ? std::string() : " (" + why + ")"));
     }
 
-    OcspCertIdPtr id = cert_id(leaf, issuer);
-    int status = -1, reason = -1;
-    ASN1_GENERALIZEDTIME *revoked = nullptr, *this_update = nullptr, *next_update = nullptr;
-    if (OCSP_resp_find_status(basic.get(), id.get(), &status, &reason, &revoked, &this_update,
-                              &next_update) != 1)
-        throw Error(Status::protocol, "ocsp: the response is not about this certificate");
-    if (!next_update)
+    if (!f.next_update)
         throw Error(Status::protocol, "ocsp: the response has no nextUpdate (nothing to staple)");
     // Checked against `now`, not the system clock, so that the caller decides the time.
     OcspStatus out;
-    out.this_update = generalized_time(this_update);
-    out.next_update = generalized_time(next_update);
+    out.this_update = generalized_time(f.this_update);
+    out.next_update = generalized_time(f.next_update);
     if (out.this_update > now + kOcspSkewSeconds)
         throw Error(Status::protocol, "ocsp: the response is not valid yet (thisUpdate ahead)");
     if (out.next_update <= now)
         throw Error(Status::protocol, "ocsp: the response has expired (nextUpdate passed)");
     if (out.next_update < out.this_update)
         throw Error(Status::protocol, "ocsp: the response ends before it begins");
-    switch (status) {
+    switch (f.status) {
         case V_OCSP_CERTSTATUS_GOOD:
             out.status = OcspStatus::Kind::good;
             break;
         case V_OCSP_CERTSTATUS_REVOKED:
             out.status = OcspStatus::Kind::revoked;
-            out.revoked_at = generalized_time(revoked);
+            out.revoked_at = generalized_time(f.revoked);
             break;
         default:
             out.status = OcspStatus::Kind::unknown;
@@ -125,20 +140,9 @@ bool ocsp_staple_fits(std::string_view der, X509* leaf, X509* issuer, int64_t no
                       int64_t* next_update_out) noexcept {
     try {
         detail::ErrorQueueGuard guard;
-        const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-        OcspResponsePtr resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
-        if (!resp || OCSP_response_status(resp.get()) != OCSP_RESPONSE_STATUS_SUCCESSFUL)
-            return false;
-        OcspBasicPtr basic(OCSP_response_get1_basic(resp.get()));
-        if (!basic) return false;
-        OcspCertIdPtr id = cert_id(leaf, issuer);
-        int status = -1, reason = -1;
-        ASN1_GENERALIZEDTIME *revoked = nullptr, *this_update = nullptr, *next_update = nullptr;
-        if (OCSP_resp_find_status(basic.get(), id.get(), &status, &reason, &revoked,
-                                  &this_update, &next_update) != 1)
-            return false;
-        if (status != V_OCSP_CERTSTATUS_GOOD || !next_update) return false;
-        const int64_t nu = generalized_time(next_update);
+        Found f = find_status(der, leaf, issuer);
+        if (f.status != V_OCSP_CERTSTATUS_GOOD || !f.next_update) return false;
+        const int64_t nu = generalized_time(f.next_update);
         if (next_update_out) *next_update_out = nu;
         return nu > now;
     } catch (...) {

@@ -398,13 +398,22 @@ std::vector<crypto::KeyType> Engine::due_types(ManagedCert& mc, bool force, int6
 
 // ---- ordering -----------------------------------------------------------------------------------
 
-std::unique_ptr<Transport> Engine::transport_for(const AccountConfig& account) const {
+std::unique_ptr<Transport> Engine::transport_for(const AccountConfig& account, bool ocsp) const {
     TransportOptions t;
     t.cancel = &stopping_;
     t.ca_file = account.ca_root;
     t.user_agent = std::string("acme-module/") + ACME_VERSION_STRING;
     if (!options_.user_agent.empty()) t.user_agent += " " + options_.user_agent;
+    if (ocsp) {
+        t.allow_plain_http = true;  // OCSP responders answer over http:// (RFC 6960 A.1)
+        t.max_response_bytes = 64 * 1024;
+    }
     return options_.transport_factory ? options_.transport_factory(t) : make_curl_transport(t);
+}
+
+std::string Engine::chain_roots_pem(const AccountConfig& account) const {
+    // Read at every use, so that an operator's new roots apply without a restart.
+    return account.chain_roots.empty() ? std::string() : fs::read_file(account.chain_roots);
 }
 
 void Engine::with_account(proto::Client& client, const AccountConfig& account, bool create) {
@@ -584,9 +593,7 @@ void Engine::order_at(ManagedCert& mc, CertMeta& meta, const std::vector<crypto:
         }
     }
     std::unique_ptr<proto::ChallengeSolver> solver = make_solver(cfg, *store_, clock_, cancel);
-    // Read at every order, so that an operator's new roots apply without a restart.
-    const std::string chain_roots =
-        cfg.account.chain_roots.empty() ? std::string() : fs::read_file(cfg.account.chain_roots);
+    const std::string chain_roots = chain_roots_pem(cfg.account);
     for (crypto::KeyType t : types) {
         proto::OrderRequest req;
         req.name = mc.name();
@@ -688,16 +695,8 @@ bool Engine::fetch_ocsp_locked(ManagedCert& mc, CertMeta& meta,
                                const std::atomic<bool>* cancel) {
     const CertConfig& cfg = mc.config();
     meta.stapled = true;
-    const std::string roots =
-        cfg.account.chain_roots.empty() ? std::string() : fs::read_file(cfg.account.chain_roots);
-    TransportOptions t;
-    t.cancel = cancel;
-    t.ca_file = cfg.account.ca_root;
-    t.user_agent = std::string("acme-module/") + ACME_VERSION_STRING;
-    t.allow_plain_http = true;  // OCSP responders answer over http:// (RFC 6960 appendix A.1)
-    t.max_response_bytes = 64 * 1024;
-    std::unique_ptr<Transport> transport =
-        options_.transport_factory ? options_.transport_factory(t) : make_curl_transport(t);
+    const std::string roots = chain_roots_pem(cfg.account);
+    std::unique_ptr<Transport> transport = transport_for(cfg.account, true);
     bool stored = false;
     for (KeyCert& k : meta.certs) {
         const int64_t now = clock_.now();

@@ -172,7 +172,11 @@ private:
                  const std::string& chain_pem, const std::string& ca_url);
     void ensure_fallback(ManagedCert& mc, size_t i);
     void prune_archive(const std::string& name, const char* key_type);
-    std::unique_ptr<Transport> transport_for(const AccountConfig& account) const;
+    // A transport to the CA, or (ocsp) to an OCSP responder: plain http allowed, small answers.
+    std::unique_ptr<Transport> transport_for(const AccountConfig& account,
+                                             bool ocsp = false) const;
+    // The roots an issued chain (and an OCSP signer) must reach; "" = the system trust store.
+    std::string chain_roots_pem(const AccountConfig& account) const;
     void with_account(proto::Client& client, const AccountConfig& account, bool create);
     std::string config_id() const;
     void publish_driver_state();  // the driving process's DriverStatus into the store

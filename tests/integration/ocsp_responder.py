@@ -26,7 +26,7 @@ import threading
 
 import harness
 
-__all__ = ["OcspResponder", "stapled_status"]
+__all__ = ["OcspResponder", "stapled_status", "wait_for_staple"]
 
 
 class OcspResponder:
@@ -147,3 +147,14 @@ def stapled_status(port, server_name, timeout=10):
         m = re.search(r"Serial Number: ([0-9A-Fa-f]+)", out)
         result["serial"] = m.group(1).upper().lstrip("0") if m else None
     return result
+
+
+def wait_for_staple(port, server_name, serial, timeout=30):
+    """Wait until a client asking for stapling gets a "good" response about ``serial`` (uppercase
+    hex, no leading zeros) with a leaf of that serial; returns :func:`stapled_status`'s dict."""
+    def stapled():
+        st = stapled_status(port, server_name)
+        return st if st["status"] == "good" and st["serial"] == serial and \
+            st["leaf_serial"] == serial else None
+    return harness.wait_until(stapled, timeout=timeout, interval=0.2,
+                              what="a stapled OCSP response for %s" % serial)

@@ -7,7 +7,7 @@ import os
 
 import harness
 import nginx_harness
-from ocsp_responder import OcspResponder, stapled_status
+from ocsp_responder import OcspResponder, stapled_status, wait_for_staple
 
 NAME = "ocsp.example.org"
 
@@ -36,12 +36,7 @@ class TestOcspStapling(nginx_harness.NginxTestCase):
         tls = nginx_harness.wait_for_issuer(self.https_port, NAME, pebble.issued_root_file())
         serial = harness.cert_info(tls.leaf)["serial"].upper().lstrip("0")
 
-        def stapled(want_serial):
-            st = stapled_status(self.https_port, NAME)
-            return st if st["status"] == "good" and st["serial"] == want_serial and \
-                st["leaf_serial"] == want_serial else None
-        st = harness.wait_until(lambda: stapled(serial), timeout=30, interval=0.2,
-                                what="a stapled OCSP response for %s" % serial)
+        wait_for_staple(self.https_port, NAME, serial)
         self.assertIn(serial, [s.lstrip("0") for s in responder.requests])
         # Every worker staples (each serves from its own cache).
         for _ in range(6):
@@ -64,6 +59,5 @@ class TestOcspStapling(nginx_harness.NginxTestCase):
         tls2 = nginx_harness.wait_for_issuer(self.https_port, NAME, pebble.issued_root_file())
         serial2 = harness.cert_info(tls2.leaf)["serial"].upper().lstrip("0")
         self.assertNotEqual(serial2, serial)
-        harness.wait_until(lambda: stapled(serial2), timeout=30, interval=0.2,
-                           what="a stapled OCSP response for the renewed %s" % serial2)
+        wait_for_staple(self.https_port, NAME, serial2)
         self.assertEqual(ngx.worker_pids(), workers, "no reload")

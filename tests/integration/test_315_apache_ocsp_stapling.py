@@ -6,7 +6,7 @@ import os
 import unittest
 
 import harness
-from ocsp_responder import OcspResponder, stapled_status
+from ocsp_responder import OcspResponder, wait_for_staple
 from test_399_httpd_fixture import HttpdTestCase
 
 NAME = "ocsp.example.org"
@@ -28,12 +28,7 @@ class TestOcspStapling(HttpdTestCase):
         tls = self.wait_for_pebble_cert(httpd, pebble, NAME)
         serial = harness.cert_info(tls.leaf)["serial"].upper().lstrip("0")
 
-        def stapled(want):
-            st = stapled_status(httpd.https_port, NAME)
-            return st if st["status"] == "good" and st["serial"] == want and \
-                st["leaf_serial"] == want else None
-        harness.wait_until(lambda: stapled(serial), timeout=30, interval=0.2,
-                           what="a stapled OCSP response for %s" % serial)
+        wait_for_staple(httpd.https_port, NAME, serial)
         self.assertIn(serial, [s.lstrip("0") for s in responder.requests])
 
         if not os.path.exists(harness.acmectl_path()):
@@ -51,8 +46,7 @@ class TestOcspStapling(HttpdTestCase):
             s = harness.cert_info(t.leaf)["serial"].upper().lstrip("0")
             return s if s != serial else None
         serial2 = harness.wait_until(renewed, timeout=30, interval=0.2, what="the renewal")
-        harness.wait_until(lambda: stapled(serial2), timeout=30, interval=0.2,
-                           what="a stapled OCSP response for the renewed %s" % serial2)
+        wait_for_staple(httpd.https_port, NAME, serial2)
         self.assertEqual(httpd.children(), children, "no restart")
 
 

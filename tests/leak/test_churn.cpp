@@ -82,6 +82,18 @@ constexpr int kWarmUp = 30;
 constexpr int kCycles = 300;
 constexpr size_t kSlackBytes = 64 * 1024;
 
+// Bytes still in use after kCycles more cycles, once kWarmUp cycles warmed the caches up.
+template <typename F>
+size_t growth(const char* what, F cycle) {
+    for (int i = 0; i < kWarmUp; ++i) cycle();
+    const size_t before = in_use();
+    for (int i = 0; i < kCycles; ++i) cycle();
+    const size_t after = in_use();
+    std::fprintf(stderr, "%s: %zu bytes in use before, %zu after %d more\n", what, before, after,
+                 kCycles);
+    return after > before ? after - before : 0;
+}
+
 TEST_F(ChurnTest, HundredsOfInstallsKeepMemoryFlat) {
     std::unique_ptr<Engine> e = engine();
     ManagedCert& mc = e->add(config("churn.example"));
@@ -93,14 +105,8 @@ TEST_F(ChurnTest, HundredsOfInstallsKeepMemoryFlat) {
         (void)e->status(false, false);
         ca.forget_history();
     };
-    for (int i = 0; i < kWarmUp; ++i) cycle();
-    const size_t before = in_use();
-    for (int i = 0; i < kCycles; ++i) cycle();
-    const size_t after = in_use();
-    std::fprintf(stderr, "installs: %zu bytes in use before, %zu after %d more\n", before, after,
-                 kCycles);
-    EXPECT_LT(after, before + kSlackBytes)
-        << (after - before) / kCycles << " bytes per install stay in use";
+    const size_t grown = growth("installs", cycle);
+    EXPECT_LT(grown, kSlackBytes) << grown / kCycles << " bytes per install stay in use";
 }
 
 TEST_F(ChurnTest, AFailingCaKeepsMemoryFlat) {
@@ -122,14 +128,8 @@ TEST_F(ChurnTest, AFailingCaKeepsMemoryFlat) {
         (void)e->status(false, false);
         ca.forget_history();
     };
-    for (int i = 0; i < kWarmUp; ++i) cycle();
-    const size_t before = in_use();
-    for (int i = 0; i < kCycles; ++i) cycle();
-    const size_t after = in_use();
-    std::fprintf(stderr, "failures: %zu bytes in use before, %zu after %d more\n", before, after,
-                 kCycles);
-    EXPECT_LT(after, before + kSlackBytes)
-        << (after - before) / kCycles << " bytes per failed attempt stay in use";
+    const size_t grown = growth("failures", cycle);
+    EXPECT_LT(grown, kSlackBytes) << grown / kCycles << " bytes per failed attempt stay in use";
 }
 
 }  // namespace
