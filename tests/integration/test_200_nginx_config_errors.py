@@ -210,6 +210,30 @@ CASES = [
         }""", 'acme_eab kid-1 b3RoZXI',
      r'the external account binding key id "kid-1" at https://127\.0\.0\.1:1/dir has another '
      r'HMAC key for the certificate "a\.example\.org"'),
+    ("chain roots file missing", """
+        acme_chain_roots /nonexistent/roots.pem;
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme on;
+        }""", "acme_chain_roots /nonexistent",
+     r'chain roots file "/nonexistent/roots\.pem" is not readable'),
+    ("chain roots file without a certificate", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_chain_roots /etc/os-release;
+            acme on;
+        }""", "acme_chain_roots /etc/os-release",
+     r'chain roots file "/etc/os-release" holds no usable certificate'),
+    ("EAB key file missing", """
+        server {
+            listen 127.0.0.1:%(https)d ssl;
+            server_name a.example.org;
+            acme_eab kid-1 file:/nonexistent/eab.key;
+            acme on;
+        }""", "acme_eab kid-1 file:",
+     r'EAB HMAC key file /nonexistent/eab\.key: No such file or directory'),
     ("bad profile", """
         server {
             listen 127.0.0.1:%(https)d ssl;

@@ -120,6 +120,16 @@ class TestConfigtest(HttpdTestCase):
         self.assertIn('the certificates "a.example.org" and "b.example.org"', out)
         self.assertIn("different contacts (a@example.org and b@example.org)", out)
 
+    def test_chain_roots_without_a_certificate(self):
+        self.conf(globals_="ACMEChainRoots /etc/os-release\n")
+        self.assert_fails_at(r"ACMEChainRoots", 'chain roots file "/etc/os-release" holds no '
+                             "usable certificate")
+
+    def test_missing_eab_key_file(self):
+        self.conf(globals_="ACMEExternalAccountBinding kid-1 file:/nonexistent/eab.key\n")
+        self.assert_fails_at(r"ACMEExternalAccountBinding",
+                             "EAB HMAC key file /nonexistent/eab.key: No such file or directory")
+
     def test_dns01_without_hook(self):
         self.conf(vhosts=self.httpd_.managed_vhost("example.org",
                                                   extra="    ACMEChallenge dns-01"))
